@@ -1,0 +1,148 @@
+//! One error type whose variants render every error body of API.md.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// Everything a handler can answer with besides success.
+#[derive(Debug)]
+pub enum ApiError {
+    /// `{"detail": str}` (DRF views).
+    Detail(StatusCode, String),
+    /// `{"error": str}` (most original views).
+    Error(StatusCode, String),
+    /// `{"success": false, "message": str}`.
+    Message(StatusCode, String),
+    /// `{"success": false, "errors": {...}}`.
+    Errors(StatusCode, Value),
+    /// Bare `{field: [str]}` (DRF serializer errors).
+    Fields(StatusCode, Value),
+    /// §9 shape `{"error": {"code", "message", "details"}}`.
+    Ext {
+        /// HTTP status.
+        status: StatusCode,
+        /// snake_case code.
+        code: &'static str,
+        /// Human message.
+        message: String,
+        /// Per-field or other details.
+        details: Value,
+    },
+    /// 401 with the DRF body and `WWW-Authenticate: Bearer`.
+    Unauthorized(&'static str),
+    /// 429 with the §1 body and `Retry-After`.
+    RateLimited(u64),
+    /// A dependency (database, Redis) is unavailable: 503, nothing internal revealed.
+    Unavailable,
+    /// Anything unexpected: logged in full, answered with a body that reveals nothing.
+    Internal(String),
+}
+
+/// DRF's message for a missing token.
+pub const NO_CREDENTIALS: &str = "Authentication credentials were not provided.";
+/// DRF's message for a wrong role.
+pub const NO_PERMISSION: &str = "You do not have permission to perform this action.";
+
+impl ApiError {
+    /// `{"detail": msg}` with status.
+    pub fn detail(status: StatusCode, msg: impl Into<String>) -> Self {
+        ApiError::Detail(status, msg.into())
+    }
+
+    /// `{"error": msg}` with status.
+    pub fn error(status: StatusCode, msg: impl Into<String>) -> Self {
+        ApiError::Error(status, msg.into())
+    }
+
+    /// `{"success": false, "message": msg}`.
+    pub fn message(status: StatusCode, msg: impl Into<String>) -> Self {
+        ApiError::Message(status, msg.into())
+    }
+
+    /// 403 with the DRF body.
+    pub fn forbidden() -> Self {
+        ApiError::Detail(StatusCode::FORBIDDEN, NO_PERMISSION.into())
+    }
+
+    /// §9 shape with empty details.
+    pub fn ext(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Ext { status, code, message: message.into(), details: json!({}) }
+    }
+
+    /// §9 422 with per-field details.
+    pub fn validation(details: Value) -> Self {
+        ApiError::Ext {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "validation_error",
+            message: "The request is not valid.".into(),
+            details,
+        }
+    }
+
+    /// An unexpected failure with its cause, for the log.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                tracing::error!(error = %err, "database unavailable");
+                ApiError::Unavailable
+            }
+            other => ApiError::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(err: tokio::task::JoinError) -> Self {
+        ApiError::Internal(format!("blocking task: {err}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::Detail(s, m) => (s, json!({ "detail": m })),
+            ApiError::Error(s, m) => (s, json!({ "error": m })),
+            ApiError::Message(s, m) => (s, json!({ "success": false, "message": m })),
+            ApiError::Errors(s, e) => (s, json!({ "success": false, "errors": e })),
+            ApiError::Fields(s, e) => (s, e),
+            ApiError::Ext { status, code, message, details } => {
+                (status, json!({ "error": { "code": code, "message": message, "details": details } }))
+            }
+            ApiError::Unauthorized(m) => {
+                let mut res = (StatusCode::UNAUTHORIZED, axum::Json(json!({ "detail": m }))).into_response();
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                return res;
+            }
+            ApiError::RateLimited(secs) => {
+                let mut res = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    axum::Json(json!({
+                        "error": "Too many requests. Please try again later.",
+                        "detail": "Rate limit exceeded",
+                    })),
+                )
+                    .into_response();
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                return res;
+            }
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "detail": "Service temporarily unavailable. Please try again shortly." }),
+            ),
+            ApiError::Internal(cause) => {
+                tracing::error!(error = %cause, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, json!({ "detail": "A server error occurred." }))
+            }
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// Handler result.
+pub type ApiResult<T> = Result<T, ApiError>;

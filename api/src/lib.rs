@@ -1,0 +1,90 @@
+//! Election Cart's HTTP API. [`serve`] runs it on a listener until a shutdown future resolves;
+//! `main.rs` passes a real listener and SIGTERM, tests a random port and a oneshot.
+
+pub mod cli;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use common::jobs::dispatcher::Dispatcher;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use state::AppState;
+
+/// Serves the API (and, when `API_RUNS_DISPATCHER`, the outbox dispatcher) until `shutdown`
+/// resolves; in-flight requests then get `SHUTDOWN_TIMEOUT_SECONDS` to finish.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let dispatcher = state.cfg.api_runs_dispatcher.then(|| {
+        let d = Dispatcher::new(&state.cfg, state.pool.clone(), state.redis.clone());
+        tokio::spawn(d.run(stopped(stop_rx.clone())))
+    });
+    let grace = state.cfg.shutdown_timeout;
+    let app = routes::app(state);
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing in-flight requests");
+            let _ = stop_tx.send(true);
+        },
+    );
+    let deadline = async {
+        stopped(stop_rx.clone()).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        res = server => res?,
+        _ = deadline => tracing::warn!(?grace, "in-flight requests did not finish in time; exiting"),
+    }
+    if let Some(handle) = dispatcher {
+        let _ = handle.await;
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Installs the log subscriber: JSON lines or pretty text, filtered by `RUST_LOG`.
+pub fn init_tracing(format: common::config::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        common::config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        common::config::LogFormat::Pretty => builder.try_init(),
+    };
+}

@@ -1,0 +1,136 @@
+//! `api`: serve the HTTP API, or run an admin command.
+
+use std::process::ExitCode;
+
+use api::cli;
+use clap::{Parser, Subcommand};
+use common::Config;
+use common::config::AppEnv;
+
+#[derive(Parser)]
+#[command(name = "api", version, about = "Election Cart API server and admin commands")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Create an admin account; the password is read from standard input.
+    CreateAdmin {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input (required).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Email address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Phone number.
+        #[arg(long)]
+        phone: Option<String>,
+    },
+    /// Check settings; with --deploy, report everything unsafe for production.
+    Check {
+        /// Apply the production rules whatever APP_ENV says.
+        #[arg(long)]
+        deploy: bool,
+    },
+    /// Create demo data for development (refused in production).
+    Seed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if std::env::var("APP_ENV").map(|v| v == "development" || v.is_empty()).unwrap_or(true) {
+        let _ = dotenvy::dotenv();
+    }
+    let cfg = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    api::init_tracing(cfg.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), cfg)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, cfg: Config) -> anyhow::Result<u8> {
+    match command {
+        Command::Check { deploy } => {
+            if deploy || cfg.app_env == AppEnv::Production {
+                return Ok(u8::try_from(cli::check_deploy(&cfg)).unwrap_or(1));
+            }
+            println!(
+                "Configuration loaded (APP_ENV={}). Use --deploy for the production checks.",
+                cfg.app_env.as_str()
+            );
+            Ok(0)
+        }
+        Command::Migrate => {
+            let pool = common::db::pool(&cfg)?;
+            common::db::migrate(&pool).await?;
+            println!("migrations applied");
+            Ok(0)
+        }
+        Command::CreateAdmin { username, password_stdin, email, phone } => {
+            anyhow::ensure!(password_stdin, "pass --password-stdin and the password on standard input");
+            let password = cli::read_password_stdin()?;
+            let pool = common::db::pool(&cfg)?;
+            let id = cli::create_admin(&pool, &cli::AdminSpec { username: username.clone(), email, phone }, password)
+                .await?;
+            println!("admin `{username}` created (id {id})");
+            Ok(0)
+        }
+        Command::Seed => {
+            let pool = common::db::pool(&cfg)?;
+            common::db::migrate(&pool).await?;
+            let created = cli::seed(&pool, &cfg).await?;
+            for a in cli::DEMO_ACCOUNTS {
+                let state = if created.iter().any(|c| c.username == a.username) { "created" } else { "exists" };
+                println!("demo {:<8} username={:<9} password={}  ({state})", a.role.as_str(), a.username, a.password);
+            }
+            Ok(0)
+        }
+        Command::Serve => {
+            if cfg.is_production() {
+                let problems = cfg.deploy_problems();
+                if !problems.is_empty() {
+                    for p in &problems {
+                        tracing::error!(problem = %p, "unsafe production setting");
+                    }
+                    anyhow::bail!("refusing to start: {} unsafe setting(s); run `api check --deploy`", problems.len());
+                }
+            }
+            let state = api::AppState::new(cfg.clone())?;
+            if cfg.app_env == AppEnv::Development
+                && let Err(e) = common::db::migrate(&state.pool).await
+            {
+                tracing::warn!(error = %e, "migrations at start failed");
+            }
+            let listener = tokio::net::TcpListener::bind(cfg.bind_addr).await?;
+            tracing::info!(addr = %cfg.bind_addr, env = cfg.app_env.as_str(), "api listening");
+            api::serve(state, listener, api::shutdown_signal()).await?;
+            Ok(0)
+        }
+    }
+}

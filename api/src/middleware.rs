@@ -1,0 +1,197 @@
+//! Request-wide behaviour: request ids, the access log, security headers, timeouts, panics,
+//! CORS and Bearer authentication.
+
+use std::any::Any;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use common::accounts::users;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tracing::Instrument;
+
+use crate::error::ApiError;
+use crate::extract::AuthUser;
+use crate::state::AppState;
+
+/// `X-Request-Id` of the current request.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
+    let s = value.to_str().ok()?;
+    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_string())
+}
+
+/// Echoes a client's `X-Request-Id` (≤128 visible characters) or makes one, and writes one log
+/// line per request.
+pub async fn request_id_and_log(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(acceptable_request_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = Instant::now();
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut res = next.run(req).instrument(span).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(X_REQUEST_ID.clone(), v);
+    }
+    let status = res.status().as_u16();
+    let user_id = res.extensions().get::<LoggedUser>().map(|u| u.0);
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::error!(request_id = %id, %method, path, status, latency_ms, user_id, "request");
+    } else {
+        tracing::info!(request_id = %id, %method, path, status, latency_ms, user_id, "request");
+    }
+    res
+}
+
+/// Marks the response with the authenticated user's id for the access log.
+#[derive(Debug, Clone, Copy)]
+struct LoggedUser(i64);
+
+/// Security headers on every response; HSTS when `SECURITY_HSTS_SECONDS` > 0.
+pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
+    if state.cfg.hsts_seconds > 0
+        && let Ok(v) = HeaderValue::from_str(&format!("max-age={}; includeSubDomains", state.cfg.hsts_seconds))
+    {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, v);
+    }
+    res
+}
+
+/// Ends requests that run longer than `REQUEST_TIMEOUT_SECONDS` with a 503.
+pub async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.cfg.request_timeout, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!("request timed out");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({ "detail": "The request took too long. Please try again." })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Turns a panic into a 500 that reveals nothing; the panic is logged.
+pub fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let msg = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into());
+    tracing::error!(panic = %msg, "handler panicked");
+    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({ "detail": "A server error occurred." })))
+        .into_response()
+}
+
+/// CORS per API.md §1 (credentials, the original's methods and headers, plus ours), exposing
+/// `Content-Disposition` for invoice downloads.
+pub fn cors(origins: &[String]) -> CorsLayer {
+    let wildcard = origins.iter().any(|o| o == "*");
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let origin = if wildcard {
+        // A wildcard with credentials is refused by browsers; mirror the origin instead.
+        // `check --deploy` reports the wildcard.
+        AllowOrigin::mirror_request()
+    } else {
+        AllowOrigin::list(allowed)
+    };
+    let headers = [
+        "accept",
+        "accept-encoding",
+        "authorization",
+        "content-type",
+        "dnt",
+        "origin",
+        "user-agent",
+        "x-csrftoken",
+        "x-requested-with",
+        "idempotency-key",
+        "x-request-id",
+    ]
+    .into_iter()
+    .map(HeaderName::from_static)
+    .collect::<Vec<_>>();
+    CorsLayer::new()
+        .allow_origin(origin)
+        .allow_credentials(true)
+        .allow_methods([Method::DELETE, Method::GET, Method::OPTIONS, Method::PATCH, Method::POST, Method::PUT])
+        .allow_headers(headers)
+        .expose_headers([header::CONTENT_DISPOSITION, HeaderName::from_static("x-request-id")])
+        .max_age(Duration::from_secs(86_400))
+}
+
+/// Resolves a Bearer token, when one is sent, to the stored user. A token that is present but
+/// bad is refused here on every API route, anonymous ones included (API.md §1).
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let header_value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let Some(token) = header_value.as_deref().and_then(bearer_token) else {
+        return next.run(req).await;
+    };
+    let auth = match resolve(&state, token).await {
+        Ok(auth) => auth,
+        Err(err) => return err.into_response(),
+    };
+    let user_id = auth.user.id;
+    req.extensions_mut().insert(auth);
+    let mut res = next.run(req).await;
+    res.extensions_mut().insert(LoggedUser(user_id));
+    res
+}
+
+/// The token of a `Bearer` header (case-insensitive scheme); other schemes count as no
+/// credentials (API.md §1.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+async fn resolve(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+    if token.is_empty() {
+        return Err(ApiError::Unauthorized("Invalid token"));
+    }
+    let claims = state.jwt.verify(token).map_err(|e| ApiError::Unauthorized(e.detail()))?;
+    let user = users::find(&state.pool, claims.user_id).await?;
+    match user {
+        Some(user) if user.is_active => {
+            if !user.accepts_token(claims.iat, claims.sid) {
+                return Err(ApiError::Unauthorized("Invalid token"));
+            }
+            Ok(AuthUser { user, claims })
+        }
+        _ => Err(ApiError::Unauthorized("User not found")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Bearer"), Some(""));
+        assert_eq!(bearer_token("Token abc"), None);
+        assert_eq!(bearer_token("Basic dXNlcjpw"), None);
+    }
+}

@@ -1,0 +1,42 @@
+//! Response shapes shared by several route modules (API.md §3).
+
+use common::accounts::users::User;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// §3 User.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserOut {
+    /// Id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// Phone number.
+    pub phone_number: Option<String>,
+    /// `user`, `staff`, `admin` or `customer`.
+    pub role: String,
+    /// Asia/Kolkata, microseconds.
+    pub created_at: String,
+    /// Orders placed (0 outside the admin user list).
+    pub order_count: i64,
+}
+
+impl UserOut {
+    /// Renders a user with the given order count.
+    pub fn from_user(user: &User, order_count: i64) -> Self {
+        Self {
+            id: user.id,
+            username: user.username.clone(),
+            phone_number: user.phone_number.clone(),
+            role: user.role.clone(),
+            created_at: common::time::ist(user.created_at),
+            order_count,
+        }
+    }
+}
+
+/// The address trimmed, when it is a valid email of at most 254 characters.
+pub fn valid_email(raw: &str) -> Option<String> {
+    let e = raw.trim();
+    (e.len() <= 254 && email_address::EmailAddress::is_valid(e) && e.contains('.')).then(|| e.to_string())
+}

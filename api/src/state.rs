@@ -1,0 +1,35 @@
+//! Shared state of the HTTP service.
+
+use std::sync::Arc;
+
+use common::Config;
+use common::accounts::jwt::JwtKeys;
+use common::ratelimit::RateLimiter;
+use redis::aio::ConnectionManager;
+use sqlx::PgPool;
+
+/// Cloned into every request; everything in it is cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Settings.
+    pub cfg: Arc<Config>,
+    /// PostgreSQL.
+    pub pool: PgPool,
+    /// Redis (rate limits, readiness).
+    pub redis: ConnectionManager,
+    /// Rate limiter on `redis`.
+    pub limiter: RateLimiter,
+    /// Access-token keys.
+    pub jwt: JwtKeys,
+}
+
+impl AppState {
+    /// Builds the state; connections are lazy, so this succeeds while PostgreSQL or Redis is down.
+    pub fn new(cfg: Config) -> anyhow::Result<Self> {
+        let pool = common::db::pool(&cfg)?;
+        let redis = common::kv::connection(&cfg)?;
+        let limiter = RateLimiter::new(redis.clone(), &cfg.queue_prefix, cfg.rate_limits_enabled);
+        let jwt = JwtKeys::new(&cfg.jwt_secret, cfg.jwt_ttl)?;
+        Ok(Self { cfg: Arc::new(cfg), pool, redis, limiter, jwt })
+    }
+}

@@ -1,0 +1,201 @@
+//! Password hashing: argon2id for new hashes; Django `pbkdf2_sha256` hashes still verify and are
+//! upgraded at the next successful login.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+use subtle::ConstantTimeEq;
+
+/// argon2id memory cost in KiB (OWASP's 19 MiB).
+pub const ARGON2_MEMORY_KIB: u32 = 19_456;
+/// argon2id passes.
+pub const ARGON2_ITERATIONS: u32 = 2;
+/// argon2id lanes.
+pub const ARGON2_PARALLELISM: u32 = 1;
+
+fn argon2() -> Argon2<'static> {
+    // The parameters are constants within argon2's documented ranges.
+    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_PARALLELISM, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub fn hash(password: &str) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    match argon2().hash_password(password.as_bytes(), &salt) {
+        Ok(h) => h.to_string(),
+        // Only reachable with parameters out of range, which the constants are not; an
+        // unusable hash is the safe answer.
+        Err(_) => unusable(),
+    }
+}
+
+/// A hash that no password matches (Django's `!` convention), for accounts without a password.
+pub fn unusable() -> String {
+    let noise: String = rand::thread_rng().sample_iter(&Alphanumeric).take(40).map(char::from).collect();
+    format!("!{noise}")
+}
+
+/// A random password for accounts created without one.
+pub fn random_password() -> String {
+    rand::thread_rng().sample_iter(&Alphanumeric).take(24).map(char::from).collect()
+}
+
+/// Result of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// Wrong password, or an unusable/unknown hash.
+    No,
+    /// Correct, and the hash is current.
+    Yes,
+    /// Correct, but the hash should be replaced by [`hash`] (legacy or weaker parameters).
+    YesRehash,
+}
+
+/// Checks `password` against `stored`, in constant time for the hash comparison.
+pub fn verify(password: &str, stored: &str) -> Verified {
+    if stored.starts_with('!') || stored.is_empty() {
+        return Verified::No;
+    }
+    if let Some(rest) = stored.strip_prefix("pbkdf2_sha256$") {
+        return if verify_django_pbkdf2(password, rest) { Verified::YesRehash } else { Verified::No };
+    }
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return Verified::No;
+    };
+    if argon2().verify_password(password.as_bytes(), &parsed).is_err() {
+        return Verified::No;
+    }
+    let current = parsed.algorithm.as_str() == "argon2id"
+        && Params::try_from(&parsed).is_ok_and(|p| p.m_cost() >= ARGON2_MEMORY_KIB && p.t_cost() >= ARGON2_ITERATIONS);
+    if current { Verified::Yes } else { Verified::YesRehash }
+}
+
+/// `<iterations>$<salt>$<base64 sha256 pbkdf2>` as Django writes it.
+fn verify_django_pbkdf2(password: &str, rest: &str) -> bool {
+    let mut parts = rest.splitn(3, '$');
+    let (Some(iter), Some(salt), Some(expected)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let Ok(iterations) = iter.parse::<u32>() else {
+        return false;
+    };
+    if iterations == 0 || iterations > 10_000_000 {
+        return false;
+    }
+    let Ok(expected) = STANDARD.decode(expected) else {
+        return false;
+    };
+    if expected.len() != 32 {
+        return false;
+    }
+    let mut out = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut out);
+    out.ct_eq(&expected).into()
+}
+
+/// Runs a verification against a fixed hash so that an unknown username costs the same time as
+/// a wrong password.
+pub fn burn_time(password: &str) {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash("timing-equaliser"));
+    let _ = verify(password, dummy);
+}
+
+/// Builds a Django-format hash; used by tests and data imports.
+pub fn django_pbkdf2_hash(password: &str, salt: &str, iterations: u32) -> String {
+    let mut out = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut out);
+    format!("pbkdf2_sha256${iterations}${salt}${}", STANDARD.encode(out))
+}
+
+/// Shortest acceptable new password.
+pub const MIN_LENGTH: usize = 8;
+/// Longest accepted password (the original's column limit on raw input).
+pub const MAX_LENGTH: usize = 128;
+
+const COMMON: &[&str] = &[
+    "password",
+    "password1",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "qwertyuiop",
+    "iloveyou",
+    "11111111",
+    "abcdefgh",
+    "abc12345",
+    "password123",
+    "qwerty123",
+    "admin123",
+    "welcome1",
+    "letmein1",
+    "electioncart",
+];
+
+/// Why a new password is refused, in words for the client; `None` when acceptable.
+pub fn policy_problem(password: &str, username: &str) -> Option<String> {
+    let chars = password.chars().count();
+    if chars < MIN_LENGTH {
+        return Some(format!("Password must be at least {MIN_LENGTH} characters."));
+    }
+    if chars > MAX_LENGTH {
+        return Some(format!("Password must be at most {MAX_LENGTH} characters."));
+    }
+    if password.chars().all(|c| c.is_ascii_digit()) {
+        return Some("Password cannot be entirely numeric.".into());
+    }
+    let lower = password.to_lowercase();
+    if COMMON.contains(&lower.as_str()) {
+        return Some("Password is too common.".into());
+    }
+    if !username.is_empty() && lower == username.to_lowercase() {
+        return Some("Password is too similar to the username.".into());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argon2_round_trip() {
+        let h = hash("correct horse");
+        assert!(h.starts_with("$argon2id$"));
+        assert_eq!(verify("correct horse", &h), Verified::Yes);
+        assert_eq!(verify("wrong", &h), Verified::No);
+    }
+
+    #[test]
+    fn django_hash_verifies_and_asks_for_rehash() {
+        // Produced by Django 4.2: make_password("s3cret-pass", salt="abcdefgh12345678", hasher="pbkdf2_sha256")
+        // with 600000 iterations is slow in debug builds; a smaller count has the same format.
+        let h = django_pbkdf2_hash("s3cret-pass", "abcdefgh12345678", 1_000);
+        assert_eq!(verify("s3cret-pass", &h), Verified::YesRehash);
+        assert_eq!(verify("s3cret-pasS", &h), Verified::No);
+    }
+
+    #[test]
+    fn known_django_vector() {
+        // PBKDF2-HMAC-SHA256("password", "salt", 1) from RFC 7914 §11.
+        let h = format!(
+            "pbkdf2_sha256$1$salt${}",
+            STANDARD.encode(
+                hex::decode("120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b").unwrap_or_default()
+            )
+        );
+        assert_eq!(verify("password", &h), Verified::YesRehash);
+    }
+
+    #[test]
+    fn unusable_never_matches() {
+        assert_eq!(verify("", &unusable()), Verified::No);
+        assert_eq!(verify("x", "garbage"), Verified::No);
+        assert_eq!(verify("x", "pbkdf2_sha256$abc$salt$zzz"), Verified::No);
+    }
+}

@@ -1,0 +1,245 @@
+//! The `users` table.
+
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::db::is_unique_violation;
+use crate::role::Role;
+
+/// A row of `users`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct User {
+    /// Id.
+    pub id: i64,
+    /// Password hash (argon2id PHC, Django pbkdf2, or `!` unusable).
+    pub password: String,
+    /// Unique login name.
+    pub username: String,
+    /// Given name.
+    pub first_name: String,
+    /// Family name.
+    pub last_name: String,
+    /// Email, `""` when none.
+    pub email: String,
+    /// Unique phone number.
+    pub phone_number: Option<String>,
+    /// Stored role string.
+    pub role: String,
+    /// Django `is_staff` flag.
+    pub is_staff: bool,
+    /// Django `is_superuser` flag.
+    pub is_superuser: bool,
+    /// Inactive users cannot sign in and their tokens are refused.
+    pub is_active: bool,
+    /// Firebase uid, when linked.
+    pub firebase_uid: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Access tokens issued before this are refused (password change or reset).
+    pub sessions_valid_after: Option<DateTime<Utc>>,
+    /// The session family exempt from `sessions_valid_after`.
+    pub sessions_kept_family: Option<Uuid>,
+}
+
+const COLUMNS: &str = "id, password, username, first_name, last_name, email, phone_number, role, is_staff, \
+    is_superuser, is_active, firebase_uid, created_at, updated_at, sessions_valid_after, sessions_kept_family";
+
+impl User {
+    /// Parsed role; unknown stored values count as `user`.
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::User)
+    }
+
+    /// `admin*` of API.md: the `is_staff` flag or role admin.
+    pub fn is_admin_star(&self) -> bool {
+        self.is_staff || self.role() == Role::Admin
+    }
+
+    /// First and last name, else either, else the username.
+    pub fn display_name(&self) -> String {
+        let full = format!("{} {}", self.first_name.trim(), self.last_name.trim());
+        let full = full.trim();
+        if full.is_empty() { self.username.clone() } else { full.to_string() }
+    }
+
+    /// Whether an access token issued at `iat` for session `sid` is still valid.
+    pub fn accepts_token(&self, iat: i64, sid: Option<Uuid>) -> bool {
+        match self.sessions_valid_after {
+            None => true,
+            Some(cutoff) => iat >= cutoff.timestamp() || (sid.is_some() && sid == self.sessions_kept_family),
+        }
+    }
+}
+
+/// Fields of a new account.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Login name.
+    pub username: String,
+    /// Already hashed password.
+    pub password_hash: String,
+    /// Phone, if any.
+    pub phone_number: Option<String>,
+    /// Email or `""`.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// Firebase uid.
+    pub firebase_uid: Option<String>,
+    /// Django flags.
+    pub is_staff: bool,
+    /// Django flags.
+    pub is_superuser: bool,
+}
+
+/// Why an account could not be created or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserWriteError {
+    /// `users_username_key`.
+    #[error("username taken")]
+    UsernameTaken,
+    /// `users_phone_number_key`.
+    #[error("phone number taken")]
+    PhoneTaken,
+    /// `users_firebase_uid_key`.
+    #[error("firebase uid taken")]
+    FirebaseUidTaken,
+    /// Anything else.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+fn classify(err: sqlx::Error) -> UserWriteError {
+    if is_unique_violation(&err, "users_username_key") {
+        UserWriteError::UsernameTaken
+    } else if is_unique_violation(&err, "users_phone_number_key") {
+        UserWriteError::PhoneTaken
+    } else if is_unique_violation(&err, "users_firebase_uid_key") {
+        UserWriteError::FirebaseUidTaken
+    } else {
+        UserWriteError::Database(err)
+    }
+}
+
+/// Inserts an account; uniqueness is enforced by the constraints, not a prior read.
+pub async fn create(conn: &mut PgConnection, new: &NewUser) -> Result<User, UserWriteError> {
+    sqlx::query_as::<_, User>(AssertSqlSafe(format!(
+        "INSERT INTO users (username, password, phone_number, email, role, firebase_uid, is_staff, is_superuser)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         RETURNING {COLUMNS}"
+    )))
+    .bind(&new.username)
+    .bind(&new.password_hash)
+    .bind(&new.phone_number)
+    .bind(&new.email)
+    .bind(new.role.as_str())
+    .bind(&new.firebase_uid)
+    .bind(new.is_staff)
+    .bind(new.is_superuser)
+    .fetch_one(conn)
+    .await
+    .map_err(classify)
+}
+
+/// Loads an account by id.
+pub async fn find(pool: &PgPool, id: i64) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as::<_, User>(AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Loads an account by exact username.
+pub async fn find_by_username(pool: &PgPool, username: &str) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as::<_, User>(AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE username = $1")))
+        .bind(username)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Active accounts with this email (case-insensitive), oldest first.
+pub async fn find_active_by_email(pool: &PgPool, email: &str) -> Result<Vec<User>, sqlx::Error> {
+    sqlx::query_as::<_, User>(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE lower(email) = lower($1) AND email <> '' AND is_active ORDER BY id"
+    )))
+    .bind(email)
+    .fetch_all(pool)
+    .await
+}
+
+/// Stores a successful login, replacing the hash when it was upgraded.
+pub async fn record_login(pool: &PgPool, id: i64, new_hash: Option<&str>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET last_login = now(), password = COALESCE($2, password) WHERE id = $1")
+        .bind(id)
+        .bind(new_hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Replaces the password and refuses access tokens issued before now, except those of
+/// `keep_family` (the session that made the change).
+pub async fn set_password(
+    conn: &mut PgConnection,
+    id: i64,
+    hash: &str,
+    keep_family: Option<Uuid>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET password = $2, sessions_valid_after = now(), sessions_kept_family = $3, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(hash)
+    .bind(keep_family)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A user with the number of their orders, for the admin list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserWithOrders {
+    /// The account.
+    #[sqlx(flatten)]
+    pub user: User,
+    /// Orders placed by the user.
+    pub order_count: i64,
+}
+
+/// Admin list: optional exact role, optional case-insensitive search of phone or username,
+/// newest first.
+pub async fn list(pool: &PgPool, role: Option<&str>, search: Option<&str>) -> Result<Vec<UserWithOrders>, sqlx::Error> {
+    let pattern = search.map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    sqlx::query_as::<_, UserWithOrders>(AssertSqlSafe(format!(
+        "SELECT {cols}, (SELECT count(*) FROM orders o WHERE o.user_id = u.id) AS order_count
+         FROM users u
+         WHERE ($1::text IS NULL OR u.role = $1)
+           AND ($2::text IS NULL OR u.username ILIKE $2 OR u.phone_number ILIKE $2)
+         ORDER BY u.created_at DESC, u.id DESC",
+        cols = COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+    )))
+    .bind(role)
+    .bind(pattern)
+    .fetch_all(pool)
+    .await
+}
+
+/// Changes the role; `None` when there is no such user.
+pub async fn set_role(pool: &PgPool, id: i64, role: Role) -> Result<Option<User>, sqlx::Error> {
+    sqlx::query_as::<_, User>(AssertSqlSafe(format!(
+        "UPDATE users SET role = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(role.as_str())
+    .fetch_optional(pool)
+    .await
+}
+
+/// Deletes the account (orders, cart and tokens cascade); returns the username.
+pub async fn delete(pool: &PgPool, id: i64) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING username").bind(id).fetch_optional(pool).await
+}

@@ -1,0 +1,518 @@
+//! Configuration read from environment variables (names fixed by DESIGN.md).
+//!
+//! `Config::from_vars` takes any key/value source so that tests build configurations
+//! without touching the process environment.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+/// Deployment environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// Local development: safe defaults, `.env` read, pretty logs.
+    Development,
+    /// Staging: production rules are reported but not enforced.
+    Staging,
+    /// Production: unsafe settings refuse start-up.
+    Production,
+}
+
+impl AppEnv {
+    fn parse(value: &str) -> Result<Self, ConfigError> {
+        match value {
+            "development" | "dev" => Ok(Self::Development),
+            "staging" => Ok(Self::Staging),
+            "production" | "prod" => Ok(Self::Production),
+            other => Err(ConfigError::invalid("APP_ENV", format!("unknown environment `{other}`"))),
+        }
+    }
+
+    /// The name as written in `APP_ENV`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Staging => "staging",
+            Self::Production => "production",
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A URL that may carry a password: its `Debug` and `Display` hide the password.
+#[derive(Clone)]
+pub struct SecretUrl(SecretString);
+
+impl SecretUrl {
+    /// Wraps a URL string.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(SecretString::from(value.into()))
+    }
+
+    /// The full URL, password included: only for handing to a client library.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        match Url::parse(self.expose()) {
+            Ok(mut url) => {
+                if url.password().is_some() {
+                    let _ = url.set_password(Some("***"));
+                }
+                url.to_string()
+            }
+            Err(_) => "<unparsable url>".to_string(),
+        }
+    }
+
+    /// Parsed form, when the URL parses.
+    pub fn parsed(&self) -> Option<Url> {
+        Url::parse(self.expose()).ok()
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretUrl({})", self.redacted())
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Razorpay credentials; payments through Razorpay are off while absent.
+#[derive(Clone)]
+pub struct RazorpayConfig {
+    /// Public key id (`rzp_live_…` or `rzp_test_…`).
+    pub key_id: String,
+    /// API secret.
+    pub key_secret: SecretString,
+    /// Webhook signing secret.
+    pub webhook_secret: Option<SecretString>,
+}
+
+impl fmt::Debug for RazorpayConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RazorpayConfig")
+            .field("key_id", &self.key_id)
+            .field("key_secret", &"***")
+            .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// All settings of one deployment.
+#[derive(Clone)]
+pub struct Config {
+    /// `APP_ENV`.
+    pub app_env: AppEnv,
+    /// `BIND_ADDR`.
+    pub bind_addr: SocketAddr,
+    /// `PUBLIC_BASE_URL`, without trailing slash.
+    pub public_base_url: String,
+    /// `DATABASE_URL`.
+    pub database_url: SecretUrl,
+    /// `DATABASE_MAX_CONNECTIONS`.
+    pub database_max_connections: u32,
+    /// `DATABASE_ACQUIRE_TIMEOUT_SECONDS`.
+    pub database_acquire_timeout: Duration,
+    /// `DATABASE_STATEMENT_TIMEOUT_SECONDS` (0 disables).
+    pub database_statement_timeout: Duration,
+    /// `REDIS_URL`.
+    pub redis_url: SecretUrl,
+    /// `REDIS_RESPONSE_TIMEOUT_SECONDS`.
+    pub redis_response_timeout: Duration,
+    /// `QUEUE_PREFIX`.
+    pub queue_prefix: String,
+    /// `JWT_SECRET`.
+    pub jwt_secret: SecretString,
+    /// `JWT_TTL_SECONDS`.
+    pub jwt_ttl: Duration,
+    /// `REFRESH_TOKEN_TTL_SECONDS`.
+    pub refresh_ttl: Duration,
+    /// `PASSWORD_RESET_TTL_SECONDS`.
+    pub password_reset_ttl: Duration,
+    /// `PASSWORD_RESET_URL` with `{token}`.
+    pub password_reset_url: String,
+    /// `METRICS_TOKEN`.
+    pub metrics_token: Option<SecretString>,
+    /// `GST_DEFAULT_RATE` in percent.
+    pub gst_default_rate: String,
+    /// `PRICES_INCLUDE_GST`.
+    pub prices_include_gst: bool,
+    /// `CORS_ALLOWED_ORIGINS`.
+    pub cors_allowed_origins: Vec<String>,
+    /// `TRUSTED_PROXIES`.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `SECURITY_HSTS_SECONDS` (0: no header); defaults to one year in production.
+    pub hsts_seconds: u64,
+    /// `REQUEST_TIMEOUT_SECONDS`.
+    pub request_timeout: Duration,
+    /// `MAX_BODY_BYTES` for JSON and form bodies.
+    pub max_body_bytes: usize,
+    /// `SHUTDOWN_TIMEOUT_SECONDS`: how long in-flight requests and jobs may take at shutdown.
+    pub shutdown_timeout: Duration,
+    /// `DEBUG`: verbose error output; refused in production.
+    pub debug: bool,
+    /// Razorpay, when configured.
+    pub razorpay: Option<RazorpayConfig>,
+    /// `RAZORPAY_API_BASE`.
+    pub razorpay_api_base: String,
+    /// `CLOUDINARY_URL`.
+    pub cloudinary_url: Option<SecretUrl>,
+    /// `CLOUDINARY_API_BASE`.
+    pub cloudinary_api_base: String,
+    /// `MEDIA_DIR`.
+    pub media_dir: PathBuf,
+    /// `FIREBASE_PROJECT_ID`.
+    pub firebase_project_id: Option<String>,
+    /// `FIREBASE_CERTS_URL`.
+    pub firebase_certs_url: String,
+    /// `SMTP_URL`; the file outbox is used while absent.
+    pub smtp_url: Option<SecretUrl>,
+    /// `SMTP_TIMEOUT_SECONDS`.
+    pub smtp_timeout: Duration,
+    /// `MAIL_FROM`.
+    pub mail_from: String,
+    /// `MAIL_OUTBOX_DIR`.
+    pub mail_outbox_dir: PathBuf,
+    /// `SELLER_NAME`.
+    pub seller_name: String,
+    /// `SELLER_GSTIN`.
+    pub seller_gstin: Option<String>,
+    /// `SELLER_STATE_CODE`.
+    pub seller_state_code: String,
+    /// `SELLER_ADDRESS`.
+    pub seller_address: String,
+    /// `INVOICE_PREFIX`.
+    pub invoice_prefix: String,
+    /// `BACKUP_DIR`.
+    pub backup_dir: PathBuf,
+    /// `BACKUP_RETENTION_DAYS`.
+    pub backup_retention_days: u32,
+    /// `LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// `SENTRY_DSN`.
+    pub sentry_dsn: Option<SecretString>,
+    /// `RATE_LIMITS_ENABLED` (on by default; benchmarks may switch it off).
+    pub rate_limits_enabled: bool,
+    /// `OUTBOX_POLL_MS`: how often the dispatcher looks for due jobs when not woken.
+    pub outbox_poll: Duration,
+    /// `JOB_STALE_SECONDS`: a queued or running job not finished after this is queued again.
+    pub job_stale_after: Duration,
+    /// `JOB_RETRY_BASE_MS`: first retry delay, doubled at each attempt.
+    pub job_retry_base: Duration,
+    /// `WORKER_CONCURRENCY`: jobs run at once per queue in one worker process.
+    pub worker_concurrency: usize,
+    /// `WORKER_POLL_MS`: how often an idle worker asks Redis for jobs.
+    pub worker_poll: Duration,
+    /// `API_RUNS_DISPATCHER`: the API process also moves outbox jobs to Redis (default true).
+    pub api_runs_dispatcher: bool,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("app_env", &self.app_env)
+            .field("bind_addr", &self.bind_addr)
+            .field("public_base_url", &self.public_base_url)
+            .field("database_url", &self.database_url)
+            .field("redis_url", &self.redis_url)
+            .field("queue_prefix", &self.queue_prefix)
+            .field("jwt_secret", &"***")
+            .field("jwt_ttl", &self.jwt_ttl)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("razorpay", &self.razorpay)
+            .field("cloudinary_url", &self.cloudinary_url)
+            .field("smtp_url", &self.smtp_url)
+            .field("mail_from", &self.mail_from)
+            .field("log_format", &self.log_format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {message}")]
+pub struct ConfigError {
+    /// Variable name.
+    pub name: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn invalid(name: &'static str, message: impl Into<String>) -> Self {
+        Self { name, message: message.into() }
+    }
+}
+
+/// The development signing key: refused outside development.
+pub const DEV_JWT_SECRET: &str = "dev-insecure-jwt-secret-change-me";
+
+/// Default origins of the original backend.
+pub const DEFAULT_CORS_ORIGINS: &str =
+    "http://localhost:5173,http://127.0.0.1:5173,http://localhost:3000,http://localhost:5174";
+
+struct Vars(HashMap<String, String>);
+
+impl Vars {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.get(name).unwrap_or(default).to_string()
+    }
+
+    fn parse<T: std::str::FromStr>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw.parse().map_err(|e| ConfigError::invalid(name, format!("`{raw}` is not valid: {e}"))),
+        }
+    }
+
+    fn bool(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+            Some(v) => Err(ConfigError::invalid(name, format!("`{v}` is not a boolean"))),
+        }
+    }
+
+    fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.parse::<u64>(name, default).map(Duration::from_secs)
+    }
+
+    fn millis(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.parse::<u64>(name, default).map(Duration::from_millis)
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads settings from the given variables; unset ones take their defaults.
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let v = Vars(vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect());
+        let app_env = AppEnv::parse(v.get("APP_ENV").unwrap_or("development"))?;
+        let production = app_env == AppEnv::Production;
+        let public_base_url = v.string("PUBLIC_BASE_URL", "http://127.0.0.1:8080").trim_end_matches('/').to_string();
+        if Url::parse(&public_base_url).is_err() {
+            return Err(ConfigError::invalid("PUBLIC_BASE_URL", "not a URL"));
+        }
+        let razorpay = match (v.get("RAZORPAY_KEY_ID"), v.get("RAZORPAY_KEY_SECRET")) {
+            (Some(id), Some(secret)) => Some(RazorpayConfig {
+                key_id: id.to_string(),
+                key_secret: SecretString::from(secret.to_string()),
+                webhook_secret: v.get("RAZORPAY_WEBHOOK_SECRET").map(|s| SecretString::from(s.to_string())),
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::invalid(
+                    "RAZORPAY_KEY_ID",
+                    "RAZORPAY_KEY_ID and RAZORPAY_KEY_SECRET must be set together",
+                ));
+            }
+        };
+        let trusted_proxies = match v.get("TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<IpNet>().or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from)).map_err(|_| {
+                        ConfigError::invalid("TRUSTED_PROXIES", format!("`{s}` is not an address or CIDR"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let log_format = match v.get("LOG_FORMAT") {
+            None if production => LogFormat::Json,
+            None => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some("pretty") | Some("text") => LogFormat::Pretty,
+            Some(other) => {
+                return Err(ConfigError::invalid("LOG_FORMAT", format!("`{other}`: use pretty or json")));
+            }
+        };
+        let jwt_secret = match v.get("JWT_SECRET") {
+            Some(s) => s.to_string(),
+            None if app_env == AppEnv::Development => DEV_JWT_SECRET.to_string(),
+            None => return Err(ConfigError::invalid("JWT_SECRET", "required outside development")),
+        };
+        let queue_prefix = v.string("QUEUE_PREFIX", "electioncart");
+        if !queue_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_:.".contains(c)) {
+            return Err(ConfigError::invalid("QUEUE_PREFIX", "use letters, digits, - _ : ."));
+        }
+        let password_reset_url =
+            v.string("PASSWORD_RESET_URL", &format!("{public_base_url}/reset-password?token={{token}}"));
+        if !password_reset_url.contains("{token}") {
+            return Err(ConfigError::invalid("PASSWORD_RESET_URL", "must contain {token}"));
+        }
+        let worker_concurrency = v.parse::<usize>("WORKER_CONCURRENCY", 8)?;
+        if worker_concurrency == 0 {
+            return Err(ConfigError::invalid("WORKER_CONCURRENCY", "must be at least 1"));
+        }
+        Ok(Self {
+            app_env,
+            bind_addr: v.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            public_base_url,
+            database_url: SecretUrl::new(v.string("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/electioncart")),
+            database_max_connections: v.parse("DATABASE_MAX_CONNECTIONS", 20)?,
+            database_acquire_timeout: v.seconds("DATABASE_ACQUIRE_TIMEOUT_SECONDS", 5)?,
+            database_statement_timeout: v.seconds("DATABASE_STATEMENT_TIMEOUT_SECONDS", 30)?,
+            redis_url: SecretUrl::new(v.string("REDIS_URL", "redis://127.0.0.1:6379")),
+            redis_response_timeout: v.seconds("REDIS_RESPONSE_TIMEOUT_SECONDS", 5)?,
+            queue_prefix,
+            jwt_secret: SecretString::from(jwt_secret),
+            jwt_ttl: v.seconds("JWT_TTL_SECONDS", 604_800)?,
+            refresh_ttl: v.seconds("REFRESH_TOKEN_TTL_SECONDS", 30 * 86_400)?,
+            password_reset_ttl: v.seconds("PASSWORD_RESET_TTL_SECONDS", 3_600)?,
+            password_reset_url,
+            metrics_token: v.get("METRICS_TOKEN").map(|s| SecretString::from(s.to_string())),
+            gst_default_rate: v.string("GST_DEFAULT_RATE", "18"),
+            prices_include_gst: v.bool("PRICES_INCLUDE_GST", true)?,
+            cors_allowed_origins: v
+                .string("CORS_ALLOWED_ORIGINS", DEFAULT_CORS_ORIGINS)
+                .split(',')
+                .map(|s| s.trim().trim_end_matches('/').to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            trusted_proxies,
+            hsts_seconds: v.parse("SECURITY_HSTS_SECONDS", if production { 31_536_000 } else { 0 })?,
+            request_timeout: v.seconds("REQUEST_TIMEOUT_SECONDS", 30)?,
+            max_body_bytes: v.parse("MAX_BODY_BYTES", 1_048_576)?,
+            shutdown_timeout: v.seconds("SHUTDOWN_TIMEOUT_SECONDS", 30)?,
+            debug: v.bool("DEBUG", false)?,
+            razorpay,
+            razorpay_api_base: v.string("RAZORPAY_API_BASE", "https://api.razorpay.com"),
+            cloudinary_url: v.get("CLOUDINARY_URL").map(SecretUrl::new),
+            cloudinary_api_base: v.string("CLOUDINARY_API_BASE", "https://api.cloudinary.com"),
+            media_dir: PathBuf::from(v.string("MEDIA_DIR", "./var/media")),
+            firebase_project_id: v.get("FIREBASE_PROJECT_ID").map(str::to_string),
+            firebase_certs_url: v.string(
+                "FIREBASE_CERTS_URL",
+                "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
+            ),
+            smtp_url: v.get("SMTP_URL").map(SecretUrl::new),
+            smtp_timeout: v.seconds("SMTP_TIMEOUT_SECONDS", 20)?,
+            mail_from: v.string("MAIL_FROM", "Election Cart <no-reply@electioncart.local>"),
+            mail_outbox_dir: PathBuf::from(v.string("MAIL_OUTBOX_DIR", "./var/mail")),
+            seller_name: v.string("SELLER_NAME", "Election Cart"),
+            seller_gstin: v.get("SELLER_GSTIN").map(str::to_string),
+            seller_state_code: v.string("SELLER_STATE_CODE", "29"),
+            seller_address: v.string("SELLER_ADDRESS", ""),
+            invoice_prefix: v.string("INVOICE_PREFIX", "EC"),
+            backup_dir: PathBuf::from(v.string("BACKUP_DIR", "./var/backups")),
+            backup_retention_days: v.parse("BACKUP_RETENTION_DAYS", 14)?,
+            log_format,
+            sentry_dsn: v.get("SENTRY_DSN").map(|s| SecretString::from(s.to_string())),
+            rate_limits_enabled: v.bool("RATE_LIMITS_ENABLED", true)?,
+            outbox_poll: v.millis("OUTBOX_POLL_MS", 1_000)?,
+            job_stale_after: v.seconds("JOB_STALE_SECONDS", 900)?,
+            job_retry_base: v.millis("JOB_RETRY_BASE_MS", 5_000)?,
+            worker_concurrency,
+            worker_poll: v.millis("WORKER_POLL_MS", 200)?,
+            api_runs_dispatcher: v.bool("API_RUNS_DISPATCHER", true)?,
+        })
+    }
+
+    /// True in production.
+    pub fn is_production(&self) -> bool {
+        self.app_env == AppEnv::Production
+    }
+
+    /// Every setting that is unsafe for a public deployment; empty when all is well.
+    pub fn deploy_problems(&self) -> Vec<DeployProblem> {
+        crate::deploy_check::problems(self)
+    }
+}
+
+/// One finding of `api check --deploy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployProblem {
+    /// Stable identifier, e.g. `jwt_secret_weak`.
+    pub id: &'static str,
+    /// The variable concerned.
+    pub setting: &'static str,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for DeployProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}: {}", self.id, self.setting, self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_in_development() -> Result<(), ConfigError> {
+        let cfg = Config::from_vars(Vec::<(String, String)>::new())?;
+        assert_eq!(cfg.app_env, AppEnv::Development);
+        assert_eq!(cfg.jwt_ttl, Duration::from_secs(604_800));
+        assert_eq!(cfg.cors_allowed_origins.len(), 4);
+        Ok(())
+    }
+
+    #[test]
+    fn debug_hides_secrets() -> Result<(), ConfigError> {
+        let cfg = Config::from_vars([
+            ("JWT_SECRET", "super-secret-value-that-must-not-leak"),
+            ("DATABASE_URL", "postgres://app:pgpassword@db.example.com/app"),
+            ("REDIS_URL", "redis://:redispassword@cache.example.com:6379"),
+            ("SMTP_URL", "smtps://mailer:smtppassword@smtp.example.com:465"),
+            ("RAZORPAY_KEY_ID", "rzp_live_x"),
+            ("RAZORPAY_KEY_SECRET", "razorpaysecret"),
+        ])?;
+        let shown = format!("{cfg:?}");
+        for secret in ["super-secret", "pgpassword", "redispassword", "smtppassword", "razorpaysecret"] {
+            assert!(!shown.contains(secret), "{secret} leaked in {shown}");
+        }
+        assert!(shown.contains("db.example.com"));
+        Ok(())
+    }
+
+    #[test]
+    fn jwt_secret_required_in_production() {
+        let err = Config::from_vars([("APP_ENV", "production")]).err();
+        assert_eq!(err.map(|e| e.name), Some("JWT_SECRET"));
+    }
+}

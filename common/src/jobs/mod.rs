@@ -1,0 +1,138 @@
+//! Background jobs: payload types, queue names and the transactional enqueue path.
+//!
+//! A job is written to the `job` table in the transaction of the change that causes it
+//! ([`enqueue`]). The [`dispatcher`] pushes due rows to the Redis queue (apalis) of their
+//! [`Queue`]; workers claim the row, run it and record the outcome in the same row, so the
+//! state of every job survives a Redis restart.
+
+pub mod dispatcher;
+pub mod payloads;
+pub mod runs;
+
+use std::fmt;
+use std::time::Duration;
+
+use apalis_redis::{ConnectionManager, RedisStorage};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+pub use payloads::*;
+
+/// Channel that `enqueue` notifies so the dispatcher wakes at once.
+pub const NOTIFY_CHANNEL: &str = "job_outbox";
+
+/// The queue families; each has its own Redis queue and can run in its own worker process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Queue {
+    /// Transactional email.
+    Emails,
+    /// Invoice PDFs.
+    Invoices,
+    /// Image and file storage.
+    Media,
+    /// Payment reconciliation and refunds.
+    Payments,
+    /// Housekeeping: expiry, pruning, backups.
+    Maintenance,
+}
+
+impl Queue {
+    /// Every queue, in the order workers start them.
+    pub const ALL: [Queue; 5] = [Queue::Emails, Queue::Invoices, Queue::Media, Queue::Payments, Queue::Maintenance];
+
+    /// Name used in the database, in Redis keys and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Queue::Emails => "emails",
+            Queue::Invoices => "invoices",
+            Queue::Media => "media",
+            Queue::Payments => "payments",
+            Queue::Maintenance => "maintenance",
+        }
+    }
+
+    /// Parses a queue name.
+    pub fn parse(name: &str) -> Option<Queue> {
+        Queue::ALL.into_iter().find(|q| q.as_str() == name.trim())
+    }
+
+    /// The apalis queue name under the deployment's prefix.
+    pub fn redis_name(self, prefix: &str) -> String {
+        format!("{prefix}:queue:{}", self.as_str())
+    }
+}
+
+impl fmt::Display for Queue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A job payload type: its kind string and queue are fixed at compile time.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync {
+    /// Stable identifier stored with the job.
+    const KIND: &'static str;
+    /// Queue that runs it.
+    const QUEUE: Queue;
+    /// Attempts before the job is marked failed.
+    const MAX_ATTEMPTS: i32 = 8;
+}
+
+/// What travels through Redis: the job row's id and what the handler needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobEnvelope {
+    /// `job.id`.
+    pub job_id: i64,
+    /// `job.kind`.
+    pub kind: String,
+    /// `job.payload`.
+    pub payload: serde_json::Value,
+}
+
+/// The apalis storage of one queue.
+pub type QueueStorage = RedisStorage<JobEnvelope, ConnectionManager>;
+
+/// Builds the apalis storage of `queue` on an existing connection.
+pub fn storage(conn: ConnectionManager, prefix: &str, queue: Queue) -> QueueStorage {
+    let config = apalis_redis::Config::default()
+        .queue(queue.redis_name(prefix))
+        .idempotency_ttl(Some(Duration::from_secs(86_400)))
+        .heartbeat_interval(Duration::from_secs(10))
+        .missed_heartbeats(6)
+        .batch_size(16);
+    RedisStorage::new(conn).with_config(config)
+}
+
+/// Writes `job` to the outbox in the caller's transaction. With a `dedupe_key`, a second job
+/// with the same key is not created and `None` is returned.
+pub async fn enqueue<J: Job>(
+    conn: &mut PgConnection,
+    job: &J,
+    dedupe_key: Option<&str>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let payload = serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO job (queue, kind, payload, dedupe_key, max_attempts)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (dedupe_key) DO NOTHING
+         RETURNING id",
+    )
+    .bind(J::QUEUE.as_str())
+    .bind(J::KIND)
+    .bind(payload)
+    .bind(dedupe_key)
+    .bind(J::MAX_ATTEMPTS)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if id.is_some() {
+        // Delivered at commit, so the dispatcher never wakes for a rolled-back job.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(NOTIFY_CHANNEL)
+            .bind(J::QUEUE.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(id)
+}

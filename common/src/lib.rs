@@ -1,0 +1,16 @@
+//! Election Cart's shared library: configuration, domain rules, database access, job definitions
+//! and the enqueue path, and clients of third-party services. It knows nothing of HTTP or of the
+//! worker runtime.
+
+pub mod accounts;
+pub mod config;
+pub mod db;
+pub mod deploy_check;
+pub mod jobs;
+pub mod kv;
+pub mod mail;
+pub mod ratelimit;
+pub mod role;
+pub mod time;
+
+pub use config::Config;

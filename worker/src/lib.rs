@@ -1,0 +1,231 @@
+//! Election Cart's job workers: one apalis worker per queue over Redis, the outbox dispatcher and
+//! the scheduler. [`run`] is what the `worker` binary and the tests call.
+
+pub mod emails;
+pub mod maintenance;
+pub mod scheduler;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::layers::WorkerBuilderExt;
+use apalis_core::backend::ext::BackendExt;
+use apalis_core::error::{AbortError, BoxDynError};
+use apalis_core::monitor::Monitor;
+use apalis_core::task::data::Data;
+use apalis_core::worker::builder::WorkerBuilder;
+use common::Config;
+use common::jobs::dispatcher::Dispatcher;
+use common::jobs::runs::{self, ClaimedJob, FailureOutcome};
+use common::jobs::{self, Job, JobEnvelope, Queue};
+use common::mail::Mailer;
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+/// What every handler may use.
+pub struct WorkerContext {
+    /// Settings.
+    pub cfg: Config,
+    /// PostgreSQL.
+    pub pool: PgPool,
+    /// Mail transport.
+    pub mailer: Mailer,
+}
+
+/// A handler's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Worth another attempt later.
+    #[error("{0}")]
+    Retry(String),
+    /// Another attempt cannot succeed.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<sqlx::Error> for JobError {
+    fn from(e: sqlx::Error) -> Self {
+        JobError::Retry(format!("database: {e}"))
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Queues to consume; empty runs none (scheduler only).
+    pub queues: Vec<Queue>,
+    /// Run the scheduler.
+    pub scheduler: bool,
+    /// Run an outbox dispatcher in this process.
+    pub dispatcher: bool,
+}
+
+impl Options {
+    /// Every queue, the scheduler and a dispatcher.
+    pub fn all() -> Self {
+        Self { queues: Queue::ALL.to_vec(), scheduler: true, dispatcher: true }
+    }
+}
+
+/// Runs one job: decodes its payload and calls the handler of its kind.
+async fn dispatch(ctx: &WorkerContext, job: &ClaimedJob) -> Result<(), JobError> {
+    fn decode<J: Job>(job: &ClaimedJob) -> Result<J, JobError> {
+        serde_json::from_value(job.payload.clone())
+            .map_err(|e| JobError::Permanent(format!("undecodable {} payload: {e}", J::KIND)))
+    }
+    match job.kind.as_str() {
+        jobs::SendEmail::KIND => emails::send(ctx, decode(job)?).await,
+        jobs::PruneExpired::KIND => maintenance::prune(ctx, decode(job)?).await,
+        other => Err(JobError::Permanent(format!("no handler for job kind `{other}`"))),
+    }
+}
+
+/// The apalis handler shared by every queue: claims the job row, runs it in its own task (a
+/// panic is a failed attempt, not a dead worker), and records the outcome.
+async fn handle(envelope: JobEnvelope, ctx: Data<Arc<WorkerContext>>) -> Result<(), BoxDynError> {
+    let ctx: Arc<WorkerContext> = ctx.0.clone();
+    let Some(job) = runs::claim(&ctx.pool, envelope.job_id).await? else {
+        tracing::debug!(job_id = envelope.job_id, "job not waiting (duplicate delivery); skipped");
+        return Ok(());
+    };
+    let started = std::time::Instant::now();
+    let run_ctx = ctx.clone();
+    let run_job = job.clone();
+    let outcome = tokio::spawn(async move { dispatch(&run_ctx, &run_job).await })
+        .await
+        .unwrap_or_else(|e| Err(JobError::Retry(format!("handler panicked: {e}"))));
+    let elapsed_ms = started.elapsed().as_millis();
+    match outcome {
+        Ok(()) => {
+            runs::complete(&ctx.pool, job.id).await?;
+            tracing::info!(job_id = job.id, kind = %job.kind, attempt = job.attempt, elapsed_ms, "job done");
+            Ok(())
+        }
+        Err(err) => {
+            let permanent = matches!(err, JobError::Permanent(_));
+            let message = err.to_string();
+            match runs::fail(&ctx.pool, &job, &message, permanent, ctx.cfg.job_retry_base).await? {
+                FailureOutcome::Retry(delay) => {
+                    tracing::warn!(job_id = job.id, kind = %job.kind, attempt = job.attempt, error = %message,
+                        retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
+                    Ok(())
+                }
+                FailureOutcome::Exhausted => {
+                    tracing::error!(job_id = job.id, kind = %job.kind, attempt = job.attempt, error = %message,
+                        "job failed for good");
+                    Err(Box::new(AbortError::new(message)))
+                }
+            }
+        }
+    }
+}
+
+/// Connects to Redis, retrying until it answers or `stop` fires.
+async fn connect_redis(cfg: &Config, stop: &mut watch::Receiver<bool>) -> Option<redis::aio::ConnectionManager> {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        let attempt = async {
+            let conn = common::kv::connection(cfg).map_err(|e| e.to_string())?;
+            let mut probe = conn.clone();
+            if common::kv::ping(&mut probe).await { Ok(conn) } else { Err("no answer to PING".to_string()) }
+        };
+        match attempt.await {
+            Ok(conn) => return Some(conn),
+            Err(e) => tracing::warn!(error = %e, "Redis unavailable; retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|s| *s) => return None,
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Runs the selected queues, scheduler and dispatcher until `shutdown` resolves; then stops
+/// taking jobs and gives in-flight ones `SHUTDOWN_TIMEOUT_SECONDS` to finish.
+pub async fn run(
+    cfg: Config,
+    options: Options,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let pool = common::db::pool(&cfg)?;
+    let mailer = Mailer::from_config(&cfg)?;
+    let ctx = Arc::new(WorkerContext { cfg: cfg.clone(), pool: pool.clone(), mailer });
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+
+    let Some(redis) = connect_redis(&cfg, &mut stop_rx).await else {
+        return Ok(());
+    };
+    let mut background = Vec::new();
+    if options.dispatcher {
+        let d = Dispatcher::new(&cfg, pool.clone(), redis.clone());
+        background.push(tokio::spawn(d.run(stopped(stop_rx.clone()))));
+    }
+    if options.scheduler {
+        background.push(tokio::spawn(scheduler::run(pool.clone(), stopped(stop_rx.clone()))));
+    }
+
+    if !options.queues.is_empty() {
+        let mut monitor = Monitor::new().shutdown_timeout(cfg.shutdown_timeout);
+        for queue in options.queues.iter().copied() {
+            let storage = jobs::storage(redis.clone(), &cfg.queue_prefix, queue).poll_with_interval(cfg.worker_poll);
+            let name = format!("{}-{}-{}", cfg.queue_prefix, queue.as_str(), uuid::Uuid::new_v4().simple());
+            let ctx = ctx.clone();
+            let concurrency = cfg.worker_concurrency;
+            let storage = storage.clone();
+            monitor = monitor.register(move |_| {
+                WorkerBuilder::new(name.clone())
+                    .backend(storage.clone())
+                    .data(ctx.clone())
+                    .concurrency(concurrency)
+                    .build(handle)
+            });
+            tracing::info!(queue = queue.as_str(), concurrency, "worker consuming");
+        }
+        let signal = {
+            let rx = stop_rx.clone();
+            async move {
+                stopped(rx).await;
+                tracing::info!("shutting down: no new jobs, finishing in-flight ones");
+                Ok(())
+            }
+        };
+        if let Err(e) = monitor.run_with_signal(signal).await {
+            tracing::error!(error = %e, "worker monitor stopped with an error");
+        }
+    } else {
+        stopped(stop_rx.clone()).await;
+    }
+    for handle in background {
+        let _ = handle.await;
+    }
+    Ok(())
+}
+
+/// Parses `--queues emails,invoices`.
+pub fn parse_queues(list: &str) -> Result<Vec<Queue>, String> {
+    let mut out = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let q = Queue::parse(name).ok_or_else(|| {
+            format!(
+                "unknown queue `{name}`; known: {}",
+                Queue::ALL.iter().map(|q| q.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        if !out.contains(&q) {
+            out.push(q);
+        }
+    }
+    if out.is_empty() {
+        return Err("no queue named".into());
+    }
+    Ok(out)
+}

@@ -1,0 +1,101 @@
+//! `worker`: runs every queue and the scheduler, or the queues named with `--queues`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use common::Config;
+use worker::Options;
+
+#[derive(Parser)]
+#[command(name = "worker", version, about = "Election Cart job workers and scheduler")]
+struct Cli {
+    /// Comma-separated queues to consume (emails, invoices, media, payments, maintenance); all when absent.
+    #[arg(long)]
+    queues: Option<String>,
+    /// Run only the scheduler.
+    #[arg(long, conflicts_with = "queues")]
+    scheduler_only: bool,
+    /// Do not run the scheduler in this process.
+    #[arg(long)]
+    no_scheduler: bool,
+    /// Do not run an outbox dispatcher in this process.
+    #[arg(long)]
+    no_dispatcher: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if std::env::var("APP_ENV").map(|v| v == "development" || v.is_empty()).unwrap_or(true) {
+        let _ = dotenvy::dotenv();
+    }
+    let cfg = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(cfg.log_format);
+    let mut options = Options::all();
+    if let Some(list) = &cli.queues {
+        match worker::parse_queues(list) {
+            Ok(q) => options.queues = q,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+        // A process started for some queues leaves scheduling to the others unless asked.
+        options.scheduler = false;
+    }
+    if cli.scheduler_only {
+        options.queues.clear();
+        options.scheduler = true;
+    }
+    if cli.no_scheduler {
+        options.scheduler = false;
+    }
+    if cli.no_dispatcher {
+        options.dispatcher = false;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(queues = ?options.queues, scheduler = options.scheduler, "worker starting");
+    match runtime.block_on(worker::run(cfg, options, shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+}
+
+fn init_tracing(format: common::config::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        common::config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        common::config::LogFormat::Pretty => builder.try_init(),
+    };
+}

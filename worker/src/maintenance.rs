@@ -1,0 +1,29 @@
+//! The `maintenance` queue: housekeeping.
+
+use common::jobs::PruneExpired;
+
+use crate::{JobError, WorkerContext};
+
+/// Deletes expired refresh and reset tokens, expired idempotency keys, and finished jobs older
+/// than `keep_jobs_days`.
+pub async fn prune(ctx: &WorkerContext, job: PruneExpired) -> Result<(), JobError> {
+    let days = f64::from(job.keep_jobs_days.max(1));
+    let refresh = sqlx::query("DELETE FROM refresh_token WHERE expires_at < now() - interval '1 day'")
+        .execute(&ctx.pool)
+        .await?
+        .rows_affected();
+    let resets = sqlx::query("DELETE FROM password_reset_token WHERE expires_at < now() - interval '1 day'")
+        .execute(&ctx.pool)
+        .await?
+        .rows_affected();
+    let idem =
+        sqlx::query("DELETE FROM idempotency_key WHERE expires_at < now()").execute(&ctx.pool).await?.rows_affected();
+    let jobs =
+        sqlx::query("DELETE FROM job WHERE status = 'done' AND finished_at < now() - make_interval(days => $1::int)")
+            .bind(days as i32)
+            .execute(&ctx.pool)
+            .await?
+            .rows_affected();
+    tracing::info!(refresh, resets, idem, jobs, "pruned expired rows");
+    Ok(())
+}
