@@ -1,10 +1,9 @@
 -- Rust-only tables of API.md §9 needed by accounts and the job queue.
 
--- Access tokens issued before this instant are refused, except those of the session family
--- named in sessions_kept_family (the session that changed the password).
-ALTER TABLE users
-    ADD COLUMN sessions_valid_after timestamptz,
-    ADD COLUMN sessions_kept_family uuid;
+-- Access tokens we issue name their session (refresh-token family, claim `sid`) and die with it.
+-- Tokens of the old backend carry no session: those issued before this instant are refused
+-- (set by password change and reset).
+ALTER TABLE users ADD COLUMN sessions_valid_after timestamptz;
 
 -- Refresh tokens rotate: each use marks the row used and issues a new one in the same family.
 -- Presenting a used token again revokes the whole family.
@@ -69,6 +68,7 @@ CREATE TABLE job (
     status          varchar(10) NOT NULL DEFAULT 'pending'
                     CHECK (status IN ('pending', 'queued', 'running', 'done', 'failed', 'dead')),
     attempts        integer NOT NULL DEFAULT 0,
+    pushes          integer NOT NULL DEFAULT 0,
     max_attempts    integer NOT NULL DEFAULT 8,
     last_error      text,
     run_at          timestamptz NOT NULL DEFAULT now(),

@@ -47,7 +47,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if std::env::var("APP_ENV").map(|v| v == "development" || v.is_empty()).unwrap_or(true) {
+    // `.env` is a development convenience: never read when the environment says otherwise.
+    if std::env::var("APP_ENV").map(|v| matches!(v.as_str(), "" | "development" | "dev")).unwrap_or(true) {
         let _ = dotenvy::dotenv();
     }
     let cfg = match Config::from_env() {

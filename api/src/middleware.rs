@@ -170,10 +170,15 @@ async fn resolve(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
         return Err(ApiError::Unauthorized("Invalid token"));
     }
     let claims = state.jwt.verify(token).map_err(|e| ApiError::Unauthorized(e.detail()))?;
-    let user = users::find(&state.pool, claims.user_id).await?;
-    match user {
-        Some(user) if user.is_active => {
-            if !user.accepts_token(claims.iat, claims.sid) {
+    match users::find_for_token(&state.pool, claims.user_id, claims.sid).await? {
+        Some((user, session_open)) if user.is_active => {
+            // Our tokens die with their session (logout, password change or reset, refresh
+            // reuse); the old backend's tokens with the password-change cutoff.
+            let valid = match claims.sid {
+                Some(_) => session_open,
+                None => user.accepts_legacy_token(claims.iat),
+            };
+            if !valid {
                 return Err(ApiError::Unauthorized("Invalid token"));
             }
             Ok(AuthUser { user, claims })

@@ -12,7 +12,6 @@ use std::time::Duration;
 use apalis::layers::WorkerBuilderExt;
 use apalis_core::backend::ext::BackendExt;
 use apalis_core::error::{AbortError, BoxDynError};
-use apalis_core::monitor::Monitor;
 use apalis_core::task::data::Data;
 use apalis_core::worker::builder::WorkerBuilder;
 use common::Config;
@@ -42,6 +41,9 @@ pub enum JobError {
     /// Another attempt cannot succeed.
     #[error("{0}")]
     Permanent(String),
+    /// The job cannot run at all here (unknown kind, undecodable payload): it is marked dead.
+    #[error("{0}")]
+    Unrunnable(String),
 }
 
 impl From<sqlx::Error> for JobError {
@@ -72,12 +74,12 @@ impl Options {
 async fn dispatch(ctx: &WorkerContext, job: &ClaimedJob) -> Result<(), JobError> {
     fn decode<J: Job>(job: &ClaimedJob) -> Result<J, JobError> {
         serde_json::from_value(job.payload.clone())
-            .map_err(|e| JobError::Permanent(format!("undecodable {} payload: {e}", J::KIND)))
+            .map_err(|e| JobError::Unrunnable(format!("undecodable {} payload: {e}", J::KIND)))
     }
     match job.kind.as_str() {
         jobs::SendEmail::KIND => emails::send(ctx, decode(job)?).await,
         jobs::PruneExpired::KIND => maintenance::prune(ctx, decode(job)?).await,
-        other => Err(JobError::Permanent(format!("no handler for job kind `{other}`"))),
+        other => Err(JobError::Unrunnable(format!("no handler for job kind `{other}`"))),
     }
 }
 
@@ -101,6 +103,11 @@ async fn handle(envelope: JobEnvelope, ctx: Data<Arc<WorkerContext>>) -> Result<
             runs::complete(&ctx.pool, job.id).await?;
             tracing::info!(job_id = job.id, kind = %job.kind, attempt = job.attempt, elapsed_ms, "job done");
             Ok(())
+        }
+        Err(JobError::Unrunnable(message)) => {
+            runs::bury(&ctx.pool, job.id, &message).await?;
+            tracing::error!(job_id = job.id, kind = %job.kind, error = %message, "job cannot run; marked dead");
+            Err(Box::new(AbortError::new(message)))
         }
         Err(err) => {
             let permanent = matches!(err, JobError::Permanent(_));
@@ -173,41 +180,65 @@ pub async fn run(
         background.push(tokio::spawn(scheduler::run(pool.clone(), stopped(stop_rx.clone()))));
     }
 
-    if !options.queues.is_empty() {
-        let mut monitor = Monitor::new().shutdown_timeout(cfg.shutdown_timeout);
-        for queue in options.queues.iter().copied() {
-            let storage = jobs::storage(redis.clone(), &cfg.queue_prefix, queue).poll_with_interval(cfg.worker_poll);
-            let name = format!("{}-{}-{}", cfg.queue_prefix, queue.as_str(), uuid::Uuid::new_v4().simple());
-            let ctx = ctx.clone();
-            let concurrency = cfg.worker_concurrency;
-            let storage = storage.clone();
-            monitor = monitor.register(move |_| {
-                WorkerBuilder::new(name.clone())
-                    .backend(storage.clone())
-                    .data(ctx.clone())
-                    .concurrency(concurrency)
-                    .build(handle)
-            });
-            tracing::info!(queue = queue.as_str(), concurrency, "worker consuming");
-        }
-        let signal = {
-            let rx = stop_rx.clone();
-            async move {
-                stopped(rx).await;
-                tracing::info!("shutting down: no new jobs, finishing in-flight ones");
-                Ok(())
-            }
-        };
-        if let Err(e) = monitor.run_with_signal(signal).await {
-            tracing::error!(error = %e, "worker monitor stopped with an error");
-        }
-    } else {
-        stopped(stop_rx.clone()).await;
+    let mut supervisors = Vec::new();
+    for queue in options.queues.iter().copied() {
+        supervisors.push(tokio::spawn(supervise(queue, cfg.clone(), redis.clone(), ctx.clone(), stop_rx.clone())));
+        tracing::info!(queue = queue.as_str(), concurrency = cfg.worker_concurrency, "worker consuming");
+    }
+    stopped(stop_rx.clone()).await;
+    tracing::info!("shutting down: no new jobs, finishing in-flight ones");
+    let drain = futures::future::join_all(supervisors);
+    if tokio::time::timeout(cfg.shutdown_timeout + Duration::from_secs(1), drain).await.is_err() {
+        tracing::warn!(grace = ?cfg.shutdown_timeout, "in-flight jobs did not finish in time; exiting");
     }
     for handle in background {
         let _ = handle.await;
     }
     Ok(())
+}
+
+/// Runs the apalis worker of one queue, building a fresh one (with a new name, as apalis-redis
+/// requires) after any failure such as a Redis outage, with backoff, until `stop` fires. On stop
+/// the worker takes no new jobs and finishes those in flight.
+async fn supervise(
+    queue: Queue,
+    cfg: Config,
+    redis: redis::aio::ConnectionManager,
+    ctx: Arc<WorkerContext>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let storage = jobs::storage(redis.clone(), &cfg.queue_prefix, queue).poll_with_interval(cfg.worker_poll);
+        let name = format!("{}-{}-{}", cfg.queue_prefix, queue.as_str(), uuid::Uuid::new_v4().simple());
+        let worker = WorkerBuilder::new(name)
+            .backend(storage)
+            .data(ctx.clone())
+            .concurrency(cfg.worker_concurrency)
+            .build(handle);
+        let mut signal_rx = stop.clone();
+        let signal = async move {
+            let _ = signal_rx.wait_for(|s| *s).await;
+            Ok::<(), std::io::Error>(())
+        };
+        let started = tokio::time::Instant::now();
+        match worker.run_until(signal).await {
+            Ok(()) if *stop.borrow() => return,
+            Ok(()) => tracing::warn!(queue = queue.as_str(), "worker stream ended; restarting"),
+            Err(e) => tracing::warn!(queue = queue.as_str(), error = %e, "worker failed; restarting"),
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            delay = Duration::from_millis(250);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
 }
 
 /// Parses `--queues emails,invoices`.

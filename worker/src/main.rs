@@ -25,7 +25,8 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if std::env::var("APP_ENV").map(|v| v == "development" || v.is_empty()).unwrap_or(true) {
+    // `.env` is a development convenience: never read when the environment says otherwise.
+    if std::env::var("APP_ENV").map(|v| matches!(v.as_str(), "" | "development" | "dev")).unwrap_or(true) {
         let _ = dotenvy::dotenv();
     }
     let cfg = match Config::from_env() {
@@ -36,6 +37,16 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(cfg.log_format);
+    if cfg.is_production() {
+        let problems = cfg.deploy_problems();
+        if !problems.is_empty() {
+            for p in &problems {
+                tracing::error!(problem = %p, "unsafe production setting");
+            }
+            eprintln!("refusing to start: {} unsafe setting(s); run `api check --deploy`", problems.len());
+            return ExitCode::from(2);
+        }
+    }
     let mut options = Options::all();
     if let Some(list) = &cli.queues {
         match worker::parse_queues(list) {

@@ -407,7 +407,7 @@ async fn password_change(State(state): State<AppState>, Signed(auth): Signed, bo
     let hash = tokio::task::spawn_blocking(move || password::hash(&new_password)).await?;
     let keep = auth.claims.sid;
     let mut tx = state.pool.begin().await?;
-    users::set_password(&mut tx, auth.user.id, &hash, keep).await?;
+    users::set_password(&mut tx, auth.user.id, &hash).await?;
     sessions::revoke_all(&mut tx, auth.user.id, keep).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

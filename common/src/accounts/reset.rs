@@ -106,7 +106,7 @@ pub async fn confirm(pool: &PgPool, token: &str, new_hash: &str) -> Result<i64, 
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    users::set_password(&mut tx, user_id, new_hash, None).await?;
+    users::set_password(&mut tx, user_id, new_hash).await?;
     super::sessions::revoke_all(&mut tx, user_id, None).await?;
     tx.commit().await?;
     Ok(user_id)

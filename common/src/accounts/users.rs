@@ -38,14 +38,12 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
-    /// Access tokens issued before this are refused (password change or reset).
+    /// Session-less (legacy) access tokens issued before this are refused.
     pub sessions_valid_after: Option<DateTime<Utc>>,
-    /// The session family exempt from `sessions_valid_after`.
-    pub sessions_kept_family: Option<Uuid>,
 }
 
 const COLUMNS: &str = "id, password, username, first_name, last_name, email, phone_number, role, is_staff, \
-    is_superuser, is_active, firebase_uid, created_at, updated_at, sessions_valid_after, sessions_kept_family";
+    is_superuser, is_active, firebase_uid, created_at, updated_at, sessions_valid_after";
 
 impl User {
     /// Parsed role; unknown stored values count as `user`.
@@ -65,12 +63,9 @@ impl User {
         if full.is_empty() { self.username.clone() } else { full.to_string() }
     }
 
-    /// Whether an access token issued at `iat` for session `sid` is still valid.
-    pub fn accepts_token(&self, iat: i64, sid: Option<Uuid>) -> bool {
-        match self.sessions_valid_after {
-            None => true,
-            Some(cutoff) => iat >= cutoff.timestamp() || (sid.is_some() && sid == self.sessions_kept_family),
-        }
+    /// Whether a session-less (legacy) access token issued at `iat` is still valid.
+    pub fn accepts_legacy_token(&self, iat: i64) -> bool {
+        self.sessions_valid_after.is_none_or(|cutoff| iat >= cutoff.timestamp())
     }
 }
 
@@ -152,6 +147,29 @@ pub async fn find(pool: &PgPool, id: i64) -> Result<Option<User>, sqlx::Error> {
         .await
 }
 
+/// Loads the account an access token names, with whether the token's session (refresh family)
+/// is still open; one query per authenticated request.
+pub async fn find_for_token(pool: &PgPool, id: i64, sid: Option<Uuid>) -> Result<Option<(User, bool)>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: User,
+        session_open: bool,
+    }
+    let row = sqlx::query_as::<_, Row>(AssertSqlSafe(format!(
+        "SELECT {COLUMNS},
+                ($2::uuid IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM refresh_token r
+                    WHERE r.family_id = $2 AND r.user_id = users.id AND r.revoked_at IS NULL)) AS session_open
+         FROM users WHERE id = $1"
+    )))
+    .bind(id)
+    .bind(sid)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.user, r.session_open)))
+}
+
 /// Loads an account by exact username.
 pub async fn find_by_username(pool: &PgPool, username: &str) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as::<_, User>(AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE username = $1")))
@@ -180,23 +198,14 @@ pub async fn record_login(pool: &PgPool, id: i64, new_hash: Option<&str>) -> Res
     Ok(())
 }
 
-/// Replaces the password and refuses access tokens issued before now, except those of
-/// `keep_family` (the session that made the change).
-pub async fn set_password(
-    conn: &mut PgConnection,
-    id: i64,
-    hash: &str,
-    keep_family: Option<Uuid>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE users SET password = $2, sessions_valid_after = now(), sessions_kept_family = $3, updated_at = now()
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(hash)
-    .bind(keep_family)
-    .execute(conn)
-    .await?;
+/// Replaces the password and refuses session-less (legacy) access tokens issued before now.
+/// Sessions are ended separately ([`super::sessions::revoke_all`]).
+pub async fn set_password(conn: &mut PgConnection, id: i64, hash: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password = $2, sessions_valid_after = now(), updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(hash)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

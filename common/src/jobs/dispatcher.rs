@@ -18,8 +18,11 @@ use sqlx::postgres::PgListener;
 use super::{JobEnvelope, NOTIFY_CHANNEL, Queue, QueueStorage, storage};
 use crate::config::Config;
 
-/// Rows pushed per transaction; keeps Redis backlogs and lock times bounded.
-const BATCH: i64 = 200;
+/// Rows pushed per transaction; keeps lock times short.
+pub const BATCH: i64 = 200;
+/// A queue with this many jobs waiting in Redis gets no more until workers catch up: apalis'
+/// fetch script fails on backlogs of about 8,000 due jobs, and PostgreSQL holds the rest safely.
+pub const REDIS_BACKLOG_LIMIT: u64 = 4_000;
 
 /// The outbox dispatcher of one process.
 #[derive(Clone)]
@@ -51,16 +54,36 @@ impl Dispatcher {
         }
     }
 
+    /// Queues whose Redis backlog is at the limit.
+    async fn saturated_queues(&self) -> Result<Vec<String>, DispatchError> {
+        let mut conn = self.redis.clone();
+        let mut full = Vec::new();
+        for queue in Queue::ALL {
+            let key = storage(self.redis.clone(), &self.prefix, queue).get_config().active_jobs_list();
+            let len: u64 = redis::cmd("LLEN")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| DispatchError::Redis(e.to_string()))?;
+            if len >= REDIS_BACKLOG_LIMIT {
+                full.push(queue.as_str().to_string());
+            }
+        }
+        Ok(full)
+    }
+
     async fn dispatch_batch(&self) -> Result<usize, DispatchError> {
+        let saturated = self.saturated_queues().await?;
         let mut tx = self.pool.begin().await?;
         let rows: Vec<DueRow> = sqlx::query_as(
-            "SELECT id, queue, kind, payload, attempts FROM job
-             WHERE status = 'pending' AND run_at <= now()
+            "SELECT id, queue, kind, payload, pushes FROM job
+             WHERE status = 'pending' AND run_at <= now() AND queue <> ALL($2)
              ORDER BY run_at, id
              LIMIT $1
              FOR UPDATE SKIP LOCKED",
         )
         .bind(BATCH)
+        .bind(&saturated)
         .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {
@@ -70,14 +93,16 @@ impl Dispatcher {
         let mut pushed = Vec::with_capacity(rows.len());
         let mut unknown = Vec::new();
         let mut push_error = None;
-        for (id, queue_name, kind, payload, attempts) in rows {
+        for (id, queue_name, kind, payload, pushes) in rows {
             let Some(queue) = Queue::parse(&queue_name) else {
                 unknown.push(id);
                 continue;
             };
             let storage = storages.entry(queue).or_insert_with(|| storage(self.redis.clone(), &self.prefix, queue));
             let task = TaskBuilder::new(JobEnvelope { job_id: id, kind, payload })
-                .idempotency_key(format!("job-{id}-{attempts}"))
+                // Same key if this transaction rolls back and the row is pushed again: Redis keeps
+                // one copy. A later push (retry, stale requeue) has a new key.
+                .idempotency_key(format!("job-{id}-{}", pushes + 1))
                 .build();
             match storage.push_task(task).await {
                 Ok(()) => pushed.push(id),
@@ -88,10 +113,13 @@ impl Dispatcher {
             }
         }
         if !pushed.is_empty() {
-            sqlx::query("UPDATE job SET status = 'queued', queued_at = now(), updated_at = now() WHERE id = ANY($1)")
-                .bind(&pushed)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE job SET status = 'queued', pushes = pushes + 1, queued_at = now(), updated_at = now()
+                 WHERE id = ANY($1)",
+            )
+            .bind(&pushed)
+            .execute(&mut *tx)
+            .await?;
         }
         if !unknown.is_empty() {
             sqlx::query(

@@ -29,11 +29,12 @@ pub enum FailureOutcome {
 }
 
 /// Takes the job for this worker. `None` when it is not waiting (already done, or another
-/// delivery of the same job has it), which makes duplicate deliveries harmless.
+/// delivery of the same job has it), which makes duplicate deliveries harmless. A due `pending`
+/// row is taken too: its push reached Redis but the dispatcher's transaction rolled back.
 pub async fn claim(pool: &PgPool, job_id: i64) -> Result<Option<ClaimedJob>, sqlx::Error> {
     let row: Option<(i64, String, serde_json::Value, i32, i32)> = sqlx::query_as(
         "UPDATE job SET status = 'running', attempts = attempts + 1, updated_at = now()
-         WHERE id = $1 AND status = 'queued'
+         WHERE id = $1 AND (status = 'queued' OR (status = 'pending' AND run_at <= now()))
          RETURNING id, kind, payload, attempts, max_attempts",
     )
     .bind(job_id)

@@ -1,0 +1,66 @@
+use e2e::proxy::Proxy;
+use e2e::{TestAppBuilder, spawn_app};
+use serde_json::Value;
+
+#[tokio::test]
+async fn health_reports_database_and_memory() {
+    let app = spawn_app().await;
+    for path in ["/health/", "/api/health/"] {
+        let res = app.get(path, None).await;
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["status"], "healthy");
+        assert_eq!(body["service"], "election-cart-api");
+        assert_eq!(body["database"], "connected");
+        assert!(body["memory_mb"].as_f64().unwrap() > 0.0);
+        assert_eq!(body["memory_warning"], false);
+        assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
+    }
+}
+
+#[tokio::test]
+async fn ready_when_both_dependencies_answer() {
+    let app = spawn_app().await;
+    let res = app.get("/ready/", None).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"status": "ready", "checks": {"database": "ok", "redis": "ok"}}));
+}
+
+#[tokio::test]
+async fn ready_names_redis_when_it_is_down() {
+    let proxy = Proxy::start("127.0.0.1:6379".into()).await;
+    proxy.down();
+    let app = TestAppBuilder::new().var("REDIS_URL", format!("redis://{}", proxy.addr)).spawn().await;
+    let res = app.get("/ready/", None).await;
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"status": "not_ready", "checks": {"database": "ok", "redis": "error"}}));
+    // Liveness only needs the database.
+    assert_eq!(app.get("/health/", None).await.status(), 200);
+}
+
+#[tokio::test]
+async fn database_down_gives_503_without_details() {
+    let app = TestAppBuilder::new()
+        .var("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nothing")
+        .var("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")
+        .spawn()
+        .await;
+    let res = app.get("/ready/", None).await;
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["checks"]["database"], "error");
+    assert_eq!(body["checks"]["redis"], "ok");
+    let res = app.get("/health/", None).await;
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "unhealthy");
+    assert_eq!(body["database"], "disconnected");
+    assert_eq!(body["error"], "database unavailable");
+    // A login needing the database answers 503 with a generic body.
+    let res = app.post("/api/auth/login/", &serde_json::json!({"username": "a", "password": "b"}), None).await;
+    assert_eq!(res.status(), 503);
+    let text = res.text().await.unwrap();
+    assert!(!text.contains("127.0.0.1") && !text.to_lowercase().contains("connection refused"), "{text}");
+}

@@ -1,0 +1,191 @@
+use std::time::Duration;
+
+use common::jobs::{self, SendEmail};
+use e2e::smtp::SmtpServer;
+use e2e::{TestApp, TestAppBuilder};
+use serde_json::json;
+
+fn email(key: &str, template: &str) -> SendEmail {
+    SendEmail {
+        message_key: key.into(),
+        to: "someone@example.com".into(),
+        template: template.into(),
+        context: json!({"name": "N", "username": "u", "reset_url": "http://x.test/r", "valid_minutes": 60}),
+    }
+}
+
+async fn enqueue(app: &TestApp, job: &SendEmail) -> i64 {
+    let mut conn = app.pool.acquire().await.unwrap();
+    jobs::enqueue(&mut conn, job, Some(&job.message_key)).await.unwrap().unwrap()
+}
+
+async fn job_state(app: &TestApp, id: i64) -> (String, i32, Option<String>) {
+    sqlx::query_as("SELECT status, attempts, last_error FROM job WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+async fn wait_status(app: &TestApp, id: i64, status: &str) -> (String, i32, Option<String>) {
+    app.eventually(Duration::from_secs(15), || async {
+        let s = job_state(app, id).await;
+        (s.0 == status).then_some(s)
+    })
+    .await
+    .unwrap_or_else(|| panic!("job {id} never reached {status}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_is_retried_with_backoff_and_succeeds_when_smtp_comes_back() {
+    // SMTP is a closed port at first.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let app = TestAppBuilder::new().var("SMTP_URL", format!("smtp://127.0.0.1:{port}")).with_worker().spawn().await;
+    let id = enqueue(&app, &email("retry-me", "password_reset")).await;
+    let (_, attempts, last_error) = app
+        .eventually(Duration::from_secs(10), || async {
+            let s = job_state(&app, id).await;
+            (s.1 >= 2).then_some(s)
+        })
+        .await
+        .expect("retried");
+    assert!(attempts >= 2);
+    assert!(last_error.unwrap().contains("transport"));
+    let run_at_gap: f64 =
+        sqlx::query_scalar("SELECT EXTRACT(EPOCH FROM run_at - updated_at)::float8 FROM job WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(run_at_gap >= 0.0);
+
+    // The mail server appears on that port; the next attempt delivers.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await;
+    if listener.is_err() {
+        return; // port taken by someone else meanwhile: nothing more to check
+    }
+    drop(listener);
+    let smtp = start_smtp_on(port).await;
+    let (status, _, last_error) = wait_status(&app, id, "done").await;
+    assert_eq!(status, "done");
+    assert!(last_error.is_none());
+    assert_eq!(smtp.messages().len(), 1);
+}
+
+async fn start_smtp_on(port: u16) -> SmtpServer {
+    SmtpServer::start_on(port).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_cannot_succeed_stays_visible_as_failed_with_its_error() {
+    let app = TestAppBuilder::new().with_worker().spawn().await;
+    let id = enqueue(&app, &email("bad-template", "no_such_template")).await;
+    let (status, attempts, last_error) = wait_status(&app, id, "failed").await;
+    assert_eq!(status, "failed");
+    assert_eq!(attempts, 1, "a permanent error is not retried");
+    assert!(last_error.unwrap().contains("no template `no_such_template`"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_stop_at_max_attempts() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let app = TestAppBuilder::new()
+        .var("SMTP_URL", format!("smtp://127.0.0.1:{port}"))
+        .var("JOB_RETRY_BASE_MS", "10")
+        .with_worker()
+        .spawn()
+        .await;
+    let id = enqueue(&app, &email("never", "password_reset")).await;
+    sqlx::query("UPDATE job SET max_attempts = 3 WHERE id = $1").bind(id).execute(&app.pool).await.unwrap();
+    let (_, attempts, last_error) = wait_status(&app, id, "failed").await;
+    assert_eq!(attempts, 3);
+    assert!(last_error.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_job_that_runs_twice_sends_once() {
+    let smtp = SmtpServer::start().await;
+    let app = TestAppBuilder::new().var("SMTP_URL", &smtp.url).with_worker().spawn().await;
+    let id = enqueue(&app, &email("twice", "password_reset")).await;
+    wait_status(&app, id, "done").await;
+    // Redelivery (a crashed worker, a stale requeue): the job runs again.
+    sqlx::query("UPDATE job SET status = 'pending', run_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_notify('job_outbox', 'emails')").execute(&app.pool).await.unwrap();
+    let (_, attempts, _) = app
+        .eventually(Duration::from_secs(10), || async {
+            let s = job_state(&app, id).await;
+            (s.0 == "done" && s.1 == 2).then_some(s)
+        })
+        .await
+        .expect("second run finished");
+    assert_eq!(attempts, 2);
+    assert_eq!(smtp.messages().len(), 1);
+    // The same logical message enqueued again is not even created.
+    let mut conn = app.pool.acquire().await.unwrap();
+    assert!(jobs::enqueue(&mut conn, &email("twice", "password_reset"), Some("twice")).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_the_running_job_finish() {
+    let smtp = SmtpServer::start().await;
+    *smtp.data_delay.lock().unwrap() = Duration::from_millis(1500);
+    let mut app = TestAppBuilder::new().var("SMTP_URL", &smtp.url).with_worker().spawn().await;
+    let id = enqueue(&app, &email("slow", "password_reset")).await;
+    wait_status(&app, id, "running").await;
+    let started = std::time::Instant::now();
+    app.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let (status, _, _) = job_state(&app, id).await;
+    assert_eq!(status, "done", "the in-flight job finished before the worker exited");
+    assert_eq!(smtp.messages().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twenty_thousand_job_backlog_drains_without_overloading_redis() {
+    let app = TestAppBuilder::new().var("WORKER_CONCURRENCY", "32").with_worker().spawn().await;
+    // Jobs of a kind no handler knows: each run is one claim and one update, so the test
+    // measures the queue machinery, not a handler.
+    sqlx::query(
+        "INSERT INTO job (queue, kind, payload) SELECT 'maintenance', 'noop_for_test', '{}' FROM generate_series(1, 20000)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_notify('job_outbox', 'maintenance')").execute(&app.pool).await.unwrap();
+    let redis = common::kv::connection(&app.cfg).unwrap();
+    let active = common::jobs::storage(redis.clone(), &app.prefix, common::jobs::Queue::Maintenance)
+        .get_config()
+        .active_jobs_list();
+    let mut peak = 0u64;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let mut conn = redis.clone();
+        let len: u64 = redis::cmd("LLEN").arg(&active).query_async(&mut conn).await.unwrap();
+        peak = peak.max(len);
+        let open: i64 = sqlx::query_scalar("SELECT count(*) FROM job WHERE status IN ('pending', 'queued', 'running')")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if open == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "backlog not drained: {open} open");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM job WHERE status = 'dead' AND attempts = 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(dead, 20_000, "every job ran once, to its end");
+    // Two dispatchers (API and worker) may each add one batch past the limit.
+    let bound = common::jobs::dispatcher::REDIS_BACKLOG_LIMIT + 2 * common::jobs::dispatcher::BATCH as u64;
+    assert!(peak <= bound, "Redis backlog peaked at {peak}");
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests: the API over HTTP on a random port, real PostgreSQL and Redis, a database
+//! and a Redis prefix per test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod accounts;
+mod auth_tokens;
+mod conventions;
+mod health;
+mod jobs;
+mod password_reset;
+mod rate_limits;
+mod users_admin;
