@@ -30,7 +30,7 @@ fn acceptable_request_id(value: &HeaderValue) -> Option<String> {
 
 /// Echoes a client's `X-Request-Id` (≤128 visible characters) or makes one, and writes one log
 /// line per request.
-pub async fn request_id_and_log(mut req: Request, next: Next) -> Response {
+pub async fn request_id_and_log(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(&X_REQUEST_ID)
@@ -47,7 +47,9 @@ pub async fn request_id_and_log(mut req: Request, next: Next) -> Response {
     }
     let status = res.status().as_u16();
     let user_id = res.extensions().get::<LoggedUser>().map(|u| u.0);
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    state.http_metrics.observe(status, elapsed);
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
     if status >= 500 {
         tracing::error!(request_id = %id, %method, path, status, latency_ms, user_id, "request");
     } else {
@@ -198,5 +200,53 @@ mod tests {
         assert_eq!(bearer_token("Bearer"), Some(""));
         assert_eq!(bearer_token("Token abc"), None);
         assert_eq!(bearer_token("Basic dXNlcjpw"), None);
+    }
+}
+
+#[cfg(test)]
+mod layer_tests {
+    use std::time::Duration;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt;
+    use tower_http::catch_panic::CatchPanicLayer;
+
+    use super::panic_response;
+
+    async fn boom() -> &'static str {
+        panic!("secret internal detail")
+    }
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_500_that_reveals_nothing() {
+        let app: Router = Router::new().route("/boom", get(boom)).layer(CatchPanicLayer::custom(panic_response));
+        let res = app.oneshot(Request::builder().uri("/boom").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert_eq!(text, r#"{"detail":"A server error occurred."}"#);
+    }
+
+    #[tokio::test]
+    async fn a_slow_request_ends_with_503() {
+        let cfg = common::Config::from_vars([("REQUEST_TIMEOUT_SECONDS", "1")]).unwrap();
+        let state = crate::AppState::new(cfg).unwrap();
+        let app: Router = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .layer(axum::middleware::from_fn_with_state(state.clone(), super::timeout))
+            .with_state(state);
+        let started = std::time::Instant::now();
+        let res = app.oneshot(Request::builder().uri("/slow").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(started.elapsed() < Duration::from_secs(3));
     }
 }

@@ -21,6 +21,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// Access-token keys.
     pub jwt: JwtKeys,
+    /// Request counters of this process.
+    pub http_metrics: Arc<crate::metrics::HttpMetrics>,
 }
 
 impl AppState {
@@ -30,6 +32,6 @@ impl AppState {
         let redis = common::kv::connection(&cfg)?;
         let limiter = RateLimiter::new(redis.clone(), &cfg.queue_prefix, cfg.rate_limits_enabled);
         let jwt = JwtKeys::new(&cfg.jwt_secret, cfg.jwt_ttl)?;
-        Ok(Self { cfg: Arc::new(cfg), pool, redis, limiter, jwt })
+        Ok(Self { cfg: Arc::new(cfg), pool, redis, limiter, jwt, http_metrics: Arc::default() })
     }
 }

@@ -190,8 +190,9 @@ async fn signup(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap,
     if username.chars().count() > 150 {
         return Err(bad("Username must be at most 150 characters"));
     }
-    if !username.chars().all(|c| c.is_alphanumeric() || "@.+-_".contains(c)) {
-        return Err(bad("Username may contain only letters, digits and @/./+/-/_"));
+    // The original took any username; only control characters are refused.
+    if username.chars().any(char::is_control) {
+        return Err(bad("Username may not contain control characters"));
     }
     if password.chars().count() > password::MAX_LENGTH {
         return Err(bad("Password must be at most 128 characters"));

@@ -40,18 +40,22 @@ pub struct HealthOut {
     timestamp: String,
 }
 
-/// Resident memory of this process in MB, from `/proc/self/status`.
-fn memory_mb() -> f64 {
-    let kb = std::fs::read_to_string("/proc/self/status")
+/// Resident memory of this process in bytes, from `/proc/self/status` (0 where unavailable).
+pub fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("VmRSS:"))
                 .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
+                .and_then(|v| v.parse::<u64>().ok())
         })
-        .unwrap_or(0.0);
-    (kb / 1024.0 * 100.0).round() / 100.0
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Resident memory in MB, two decimals.
+fn memory_mb() -> f64 {
+    (resident_bytes() as f64 / 1_048_576.0 * 100.0).round() / 100.0
 }
 
 async fn database_ok(state: &AppState) -> bool {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{Method, StatusCode, header};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
@@ -29,7 +29,7 @@ pub fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
         .merge(users::router())
         .merge(health::api_router())
         .split_for_parts();
-    let (public, public_doc) = health::public_router().split_for_parts();
+    let (public, public_doc) = health::public_router().merge(crate::metrics::router()).split_for_parts();
     doc.merge(public_doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     (public, api, doc)
@@ -53,7 +53,7 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), middleware::security_headers))
         .layer(middleware::cors(&cfg.cors_allowed_origins))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(from_fn(middleware::request_id_and_log))
+        .layer(from_fn_with_state(state.clone(), middleware::request_id_and_log))
         .with_state(state)
 }
 

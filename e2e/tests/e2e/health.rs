@@ -64,3 +64,26 @@ async fn database_down_gives_503_without_details() {
     let text = res.text().await.unwrap();
     assert!(!text.contains("127.0.0.1") && !text.to_lowercase().contains("connection refused"), "{text}");
 }
+
+#[tokio::test]
+async fn metrics_need_the_token_when_one_is_set() {
+    let app = TestAppBuilder::new().var("METRICS_TOKEN", "scrape-me-please").spawn().await;
+    app.get("/health/", None).await;
+    app.get("/api/missing/", None).await;
+    let res = app.get("/metrics", None).await;
+    assert_eq!(res.status(), 401);
+    let res = app.get("/metrics", Some("wrong")).await;
+    assert_eq!(res.status(), 401);
+    let res = app.get("/metrics", Some("scrape-me-please")).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = res.text().await.unwrap();
+    let value = |line: &str| -> f64 {
+        text.lines().find(|l| l.starts_with(line)).and_then(|l| l.rsplit(' ').next()).unwrap().parse().unwrap()
+    };
+    assert!(value("electioncart_http_requests_total{class=\"2xx\"}") >= 1.0);
+    assert!(value("electioncart_http_requests_total{class=\"4xx\"}") >= 3.0);
+    assert_eq!(value("electioncart_dependency_up{dependency=\"database\"}"), 1.0);
+    assert_eq!(value("electioncart_dependency_up{dependency=\"redis\"}"), 1.0);
+    assert!(value("electioncart_http_request_duration_seconds_count") >= 4.0);
+}
