@@ -9,6 +9,7 @@ pub mod deploy_check;
 pub mod jobs;
 pub mod kv;
 pub mod mail;
+pub mod process;
 pub mod ratelimit;
 pub mod role;
 pub mod time;

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(cfg.log_format);
+    common::process::init_tracing(cfg.log_format);
     if cfg.is_production() {
         let problems = cfg.deploy_problems();
         if !problems.is_empty() {
@@ -77,36 +77,11 @@ fn main() -> ExitCode {
         }
     };
     tracing::info!(queues = ?options.queues, scheduler = options.scheduler, "worker starting");
-    match runtime.block_on(worker::run(cfg, options, shutdown_signal())) {
+    match runtime.block_on(worker::run(cfg, options, common::process::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
-}
-
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term => {},
-    }
-}
-
-fn init_tracing(format: common::config::LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = match format {
-        common::config::LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        common::config::LogFormat::Pretty => builder.try_init(),
-    };
 }
