@@ -16,6 +16,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "auth", description = "Sign-in, tokens and passwords"),
         (name = "users", description = "Admin user management"),
         (name = "catalogue", description = "Packages and campaigns"),
+        (name = "admin-catalogue", description = "Catalogue management (admin app)"),
         (name = "ops", description = "Health, readiness, documentation"),
     )
 )]

@@ -227,6 +227,8 @@ pub struct Config {
     pub worker_poll: Duration,
     /// `API_RUNS_DISPATCHER`: the API process also moves outbox jobs to Redis (default true).
     pub api_runs_dispatcher: bool,
+    /// `CATALOG_CACHE_SECONDS`: lifetime of cached public catalogue reads (0 disables the cache).
+    pub catalog_cache_ttl: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -448,6 +450,7 @@ impl Config {
             worker_concurrency,
             worker_poll: v.millis("WORKER_POLL_MS", 200)?,
             api_runs_dispatcher: v.bool("API_RUNS_DISPATCHER", true)?,
+            catalog_cache_ttl: v.seconds("CATALOG_CACHE_SECONDS", 300)?,
         })
     }
 

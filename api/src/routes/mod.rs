@@ -1,6 +1,8 @@
 //! Routes by resource and the application router.
 
+pub mod admin_products;
 pub mod auth;
+pub mod catalog;
 pub mod dto;
 pub mod health;
 pub mod users;
@@ -28,6 +30,8 @@ pub fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
         .merge(auth::router())
         .merge(users::router())
         .merge(health::api_router())
+        .merge(catalog::router())
+        .merge(admin_products::router())
         .split_for_parts();
     let (public, public_doc) = health::public_router().merge(crate::metrics::router()).split_for_parts();
     doc.merge(public_doc);

@@ -1,6 +1,8 @@
 //! The catalogue: packages and campaigns, their items, images, checklist templates and
 //! resource-field definitions.
 
+pub mod products;
+
 use std::fmt;
 
 use sqlx::PgExecutor;

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod auth_tokens;
+mod catalog;
 mod conventions;
 mod health;
 mod jobs;
