@@ -96,6 +96,185 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
     DemoAccount { username: "customer", password: "customer-demo-2026", role: Role::User },
 ];
 
+/// (name, price, description, features, deliverables, items) of the demo packages.
+type DemoPackage = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [(&'static str, i32)],
+);
+
+const DEMO_PACKAGES: &[DemoPackage] = &[
+    (
+        "Ward Starter Kit",
+        "14999.00",
+        "Everything a ward-level candidate needs for the first week of campaigning.",
+        &["Design in 2 days", "Printed locally", "Free delivery in the ward"],
+        &["Poster and banner artwork", "Printed material", "Delivery report"],
+        &[("A3 posters", 500), ("Flex banners 6x3 ft", 10), ("Pamphlets", 5000), ("Party-colour caps", 200)],
+    ),
+    (
+        "Assembly Campaign Pack",
+        "149999.00",
+        "A complete assembly-constituency campaign: print, digital, audio and rallies.",
+        &["Dedicated campaign manager", "Daily progress report", "Social media handling"],
+        &["Campaign calendar", "All printed material", "Audio jingle", "Rally logistics"],
+        &[
+            ("Hoardings 20x10 ft", 25),
+            ("Auto-rickshaw campaign days", 30),
+            ("Campaign jingle", 1),
+            ("Rally stage set-up", 3),
+        ],
+    ),
+    (
+        "Digital Booster",
+        "49999.00",
+        "Social media presence for a month: creatives, ads and a WhatsApp outreach plan.",
+        &["Facebook, Instagram and YouTube", "Ad budget management", "Weekly analytics"],
+        &["60 creatives", "4 short videos", "Analytics report"],
+        &[("Social media creatives", 60), ("Short videos", 4), ("WhatsApp broadcast lists", 10)],
+    ),
+];
+
+/// (name, price, unit, description, features) of the demo campaigns.
+type DemoCampaign = (&'static str, &'static str, &'static str, &'static str, &'static [&'static str]);
+
+const DEMO_CAMPAIGNS: &[DemoCampaign] = &[
+    (
+        "Bulk SMS",
+        "250.00",
+        "per 1000 SMS",
+        "Transactional-route SMS in English, Hindi or the regional language.",
+        &["DLT-registered header", "Delivery report"],
+    ),
+    (
+        "Voice Calls",
+        "900.00",
+        "per 1000 calls",
+        "Pre-recorded voice message from the candidate to every voter.",
+        &["30-second message", "Call report"],
+    ),
+    (
+        "Auto-rickshaw Campaign",
+        "1800.00",
+        "per auto per day",
+        "Branded auto-rickshaw with audio announcement across the constituency.",
+        &["Route plan", "GPS photos"],
+    ),
+    (
+        "Door-to-door Volunteers",
+        "700.00",
+        "per volunteer per day",
+        "Trained volunteers distribute pamphlets and log voter feedback.",
+        &["Daily coverage sheet"],
+    ),
+];
+
+/// Demo catalogue: packages with items, campaigns with units, checklist templates and resource
+/// fields (idempotent: products that exist by name are left alone). Returns how many products
+/// were created.
+pub async fn seed_catalog(pool: &PgPool, cfg: &Config, admin_id: Option<i64>) -> anyhow::Result<usize> {
+    use common::catalog::ProductType;
+    use common::catalog::products::{self, ProductInput, ProductWriteError};
+    use common::money::Money;
+    let gst = Money::parse(&cfg.gst_default_rate, 5).map(|m| m.to_string()).unwrap_or_else(|_| "18.00".into());
+    let mut created = Vec::new();
+    for (name, price, description, features, deliverables, items) in DEMO_PACKAGES {
+        let input = ProductInput {
+            name: name.to_string(),
+            price: Money::parse(price, 10).map_err(|e| anyhow::anyhow!("{name}: {e}"))?,
+            description: description.to_string(),
+            features: features.iter().map(|s| s.to_string()).collect(),
+            deliverables: deliverables.iter().map(|s| s.to_string()).collect(),
+            items: Some(items.iter().map(|(n, q)| (n.to_string(), *q)).collect()),
+            is_active: Some(true),
+            unit: String::new(),
+            hsn_sac: "998361".into(),
+            gst_rate: gst.clone(),
+        };
+        match products::create(pool, ProductType::Package, &input, admin_id).await {
+            Ok(p) => created.push((ProductType::Package, p.id)),
+            Err(ProductWriteError::NameTaken) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for (name, price, unit, description, features) in DEMO_CAMPAIGNS {
+        let input = ProductInput {
+            name: name.to_string(),
+            price: Money::parse(price, 10).map_err(|e| anyhow::anyhow!("{name}: {e}"))?,
+            description: description.to_string(),
+            features: features.iter().map(|s| s.to_string()).collect(),
+            deliverables: Vec::new(),
+            items: None,
+            is_active: Some(true),
+            unit: unit.to_string(),
+            hsn_sac: "998361".into(),
+            gst_rate: gst.clone(),
+        };
+        match products::create(pool, ProductType::Campaign, &input, admin_id).await {
+            Ok(p) => created.push((ProductType::Campaign, p.id)),
+            Err(ProductWriteError::NameTaken) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for (kind, id) in &created {
+        let mut tx = pool.begin().await?;
+        for (order, (name, optional)) in [
+            ("Collect candidate photo and party symbol", false),
+            ("Design and get approval", false),
+            ("Produce", false),
+            ("Deliver and send photos", false),
+            ("Follow-up call", true),
+        ]
+        .iter()
+        .enumerate()
+        {
+            sqlx::query(
+                r#"INSERT INTO checklist_template_item (product_type, product_id, name, description, "order", is_optional)
+                   VALUES ($1, $2, $3, $4, $5, $6)"#,
+            )
+            .bind(kind.as_str())
+            .bind(id)
+            .bind(name)
+            .bind(format!("{name} for this order."))
+            .bind(order as i32)
+            .bind(optional)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (order, (field_name, field_type, required, help)) in [
+            ("Candidate photo", "image", true, "A clear, recent photo (JPG or PNG)."),
+            ("Party symbol", "image", false, "The party or independent symbol."),
+            ("Campaign slogan", "text", true, "One line, at most 200 characters."),
+            ("Start date", "date", true, "When the campaign should start."),
+            ("WhatsApp number", "phone", true, "For approvals and updates."),
+        ]
+        .iter()
+        .enumerate()
+        {
+            sqlx::query(
+                r#"INSERT INTO resource_field_definition (product_type, product_id, field_name, field_type, is_required, "order", help_text, max_length, max_file_size_mb)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"#,
+            )
+            .bind(kind.as_str())
+            .bind(id)
+            .bind(field_name)
+            .bind(field_type)
+            .bind(required)
+            .bind(order as i32)
+            .bind(help)
+            .bind((*field_type == "text").then_some(200))
+            .bind((*field_type == "image").then_some(5))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(created.len())
+}
+
 /// `api seed`: demo accounts (idempotent); returns those created now.
 pub async fn seed(pool: &PgPool, cfg: &Config) -> anyhow::Result<Vec<&'static DemoAccount>> {
     anyhow::ensure!(!cfg.is_production(), "seed refuses to run with APP_ENV=production");
@@ -120,6 +299,11 @@ pub async fn seed(pool: &PgPool, cfg: &Config) -> anyhow::Result<Vec<&'static De
             Err(UserWriteError::UsernameTaken) => {}
             Err(e) => return Err(e.into()),
         }
+    }
+    let admin_id = users::find_by_username(pool, "admin").await?.map(|u| u.id);
+    let products = seed_catalog(pool, cfg, admin_id).await?;
+    if products > 0 {
+        println!("demo catalogue: {products} products created");
     }
     Ok(created)
 }

@@ -412,3 +412,24 @@ async fn admin_list_search_and_type() {
     assert_eq!(campaigns[0]["type"], "campaign");
     assert_eq!(campaigns[0]["created_by_name"], "catadmin");
 }
+
+#[tokio::test]
+async fn seed_makes_a_browsable_demo_catalogue_once() {
+    let app = spawn_app().await;
+    api::cli::seed(&app.pool, &app.cfg).await.unwrap();
+    api::cli::seed(&app.pool, &app.cfg).await.unwrap();
+    let packages: Value = app.get("/api/packages/", None).await.json().await.unwrap();
+    assert_eq!(packages["count"], 3);
+    assert!(packages["results"][0]["items"].as_array().unwrap().len() >= 3);
+    let campaigns: Value = app.get("/api/campaigns/", None).await.json().await.unwrap();
+    assert_eq!(campaigns["count"], 4);
+    assert!(!campaigns["results"][0]["unit"].as_str().unwrap().is_empty());
+    let templates: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM checklist_template_item").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(templates, 7 * 5);
+    let fields: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM resource_field_definition").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(fields, 7 * 5);
+    let body = app.login("admin", "admin-demo-2026").await;
+    assert_eq!(body["role"], "admin");
+}
