@@ -1,6 +1,8 @@
 //! Routes by resource and the application router.
 
+pub mod admin_checklists;
 pub mod admin_products;
+pub mod admin_resource_fields;
 pub mod auth;
 pub mod catalog;
 pub mod dto;
@@ -32,6 +34,8 @@ pub fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
         .merge(health::api_router())
         .merge(catalog::router())
         .merge(admin_products::router())
+        .merge(admin_checklists::router())
+        .merge(admin_resource_fields::router())
         .split_for_parts();
     let (public, public_doc) = health::public_router().merge(crate::metrics::router()).split_for_parts();
     doc.merge(public_doc);

@@ -1,7 +1,9 @@
 //! The catalogue: packages and campaigns, their items, images, checklist templates and
 //! resource-field definitions.
 
+pub mod checklist_templates;
 pub mod products;
+pub mod resource_fields;
 
 use std::fmt;
 

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod admin_checklists;
+mod admin_resource_fields;
 mod auth_tokens;
 mod catalog;
 mod conventions;
