@@ -341,25 +341,24 @@ async fn ten_concurrent_popular_toggles_never_exceed_three() {
             .await
             .unwrap();
     assert_eq!(orders, vec![1, 2, 3]);
-    let res = app
-        .send(
-            Method::PATCH,
-            &format!("/api/admin/products/packages/{}/toggle-popular/", ids[0]),
-            &json!({}),
-            Some(&token),
-        )
-        .await;
     let popular_ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM package WHERE is_popular ORDER BY popular_order")
         .fetch_all(&app.pool)
         .await
         .unwrap();
-    if !popular_ids.contains(&ids[0]) {
-        assert_eq!(res.status(), 400);
-        assert_eq!(
-            res.json::<Value>().await.unwrap(),
-            json!({"error": "Maximum 3 packages can be marked as popular. Please unmark one first."})
-        );
-    }
+    let outsider = *ids.iter().find(|id| !popular_ids.contains(id)).unwrap();
+    let res = app
+        .send(
+            Method::PATCH,
+            &format!("/api/admin/products/packages/{outsider}/toggle-popular/"),
+            &json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"error": "Maximum 3 packages can be marked as popular. Please unmark one first."})
+    );
     // Unmark the first: the others are renumbered 1..n; then reorder.
     let first = popular_ids[0];
     app.send(Method::PATCH, &format!("/api/admin/products/packages/{first}/toggle-popular/"), &json!({}), Some(&token))
