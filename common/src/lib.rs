@@ -10,6 +10,7 @@ pub mod deploy_check;
 pub mod jobs;
 pub mod kv;
 pub mod mail;
+pub mod media;
 pub mod money;
 pub mod process;
 pub mod ratelimit;

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod cloudinary;
 pub mod proxy;
 pub mod smtp;
 

@@ -3,6 +3,7 @@
 
 pub mod emails;
 pub mod maintenance;
+pub mod media;
 pub mod scheduler;
 
 use std::future::Future;
@@ -79,6 +80,8 @@ async fn dispatch(ctx: &WorkerContext, job: &ClaimedJob) -> Result<(), JobError>
     match job.kind.as_str() {
         jobs::SendEmail::KIND => emails::send(ctx, decode(job)?).await,
         jobs::PruneExpired::KIND => maintenance::prune(ctx, decode(job)?).await,
+        jobs::StoreProductImage::KIND => media::store(ctx, decode(job)?).await,
+        jobs::DeleteStoredMedia::KIND => media::delete(ctx, decode(job)?).await,
         other => Err(JobError::Unrunnable(format!("no handler for job kind `{other}`"))),
     }
 }

@@ -1,6 +1,7 @@
 //! Routes by resource and the application router.
 
 pub mod admin_checklists;
+pub mod admin_images;
 pub mod admin_products;
 pub mod admin_resource_fields;
 pub mod auth;
@@ -34,6 +35,7 @@ pub fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
         .merge(health::api_router())
         .merge(catalog::router())
         .merge(admin_products::router())
+        .merge(admin_images::router())
         .merge(admin_checklists::router())
         .merge(admin_resource_fields::router())
         .split_for_parts();
@@ -54,6 +56,7 @@ pub fn app(state: AppState) -> Router {
         .merge(public)
         .merge(api)
         .merge(docs)
+        .nest_service("/media", media_files(&cfg.media_dir))
         .fallback(move |req: Request| not_found(req, matcher.clone()))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
@@ -63,6 +66,13 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(from_fn_with_state(state.clone(), middleware::request_id_and_log))
         .with_state(state)
+}
+
+/// `/media/{*path}`: files under `MEDIA_DIR` (staged and locally stored product images, with
+/// random names), no directory listing or index pages; `nosniff` comes from the security
+/// headers layer.
+fn media_files(dir: &std::path::Path) -> tower_http::services::ServeDir {
+    tower_http::services::ServeDir::new(dir).append_index_html_on_directories(false)
 }
 
 /// Paths of the document, for telling "missing slash" from "no such route".

@@ -2,6 +2,7 @@
 //! resource-field definitions.
 
 pub mod checklist_templates;
+pub mod images;
 pub mod products;
 pub mod resource_fields;
 

@@ -484,11 +484,24 @@ pub async fn delete(
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM product_image WHERE product_type = $1 AND product_id = $2")
-        .bind(kind.as_str())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let images: Vec<ImageRow> = sqlx::query_as(
+        r#"DELETE FROM product_image WHERE product_type = $1 AND product_id = $2
+           RETURNING id, product_type, product_id, image, thumbnail, is_primary, "order", alt_text, uploaded_at"#,
+    )
+    .bind(kind.as_str())
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !images.is_empty() {
+        // The stored files go through the media worker, committed with the deletion.
+        let mut job = crate::jobs::DeleteStoredMedia::default();
+        for image in &images {
+            let one = super::images::stored_media(image);
+            job.paths.extend(one.paths);
+            job.public_ids.extend(one.public_ids);
+        }
+        crate::jobs::enqueue(&mut tx, &job, None).await?;
+    }
     if before.is_popular {
         renumber_popular(&mut tx, kind).await?;
     }

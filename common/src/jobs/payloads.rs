@@ -35,3 +35,35 @@ impl Job for PruneExpired {
     const QUEUE: Queue = Queue::Maintenance;
     const MAX_ATTEMPTS: i32 = 3;
 }
+
+/// Stores a staged product image (local disk or Cloudinary), makes its thumbnail and updates
+/// the `product_image` row. Idempotent: a row no longer pointing at `staging/` is done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreProductImage {
+    /// `product_image.id`.
+    pub image_id: i64,
+}
+
+impl Job for StoreProductImage {
+    const KIND: &'static str = "store_product_image";
+    const QUEUE: Queue = Queue::Media;
+    const MAX_ATTEMPTS: i32 = 8;
+}
+
+/// Removes stored media whose rows are gone: files under `MEDIA_DIR` and Cloudinary assets
+/// (destroyed with CDN invalidation).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeleteStoredMedia {
+    /// Paths relative to `MEDIA_DIR` (`staging/…`, `products/…`, `products/thumbs/…`).
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Cloudinary public ids.
+    #[serde(default)]
+    pub public_ids: Vec<String>,
+}
+
+impl Job for DeleteStoredMedia {
+    const KIND: &'static str = "delete_stored_media";
+    const QUEUE: Queue = Queue::Media;
+    const MAX_ATTEMPTS: i32 = 8;
+}

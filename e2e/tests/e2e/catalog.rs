@@ -432,3 +432,38 @@ async fn seed_makes_a_browsable_demo_catalogue_once() {
     let body = app.login("admin", "admin-demo-2026").await;
     assert_eq!(body["role"], "admin");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_product_removes_its_stored_images_through_the_media_worker() {
+    let app = e2e::TestAppBuilder::new()
+        .var("MEDIA_DIR", std::env::temp_dir().join(format!("ec-media-{}", uuid_like())).display().to_string())
+        .with_worker()
+        .spawn()
+        .await;
+    let token = admin(&app).await;
+    let p = create_package(&app, &token, "Imaged", json!(100)).await;
+    let id = p["id"].as_i64().unwrap();
+    let dir = app.cfg.media_dir.join("products").join("thumbs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = app.cfg.media_dir.join("products/abc123.png");
+    let thumb = app.cfg.media_dir.join("products/thumbs/abc123.jpg");
+    std::fs::write(&image, b"png").unwrap();
+    std::fs::write(&thumb, b"jpg").unwrap();
+    sqlx::query("INSERT INTO product_image (product_type, product_id, image, thumbnail, is_primary) VALUES ('package', $1, 'products/abc123.png', 'products/thumbs/abc123.jpg', true)")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let res =
+        app.send(Method::DELETE, &format!("/api/admin/products/package/{id}/delete/"), &json!({}), Some(&token)).await;
+    assert_eq!(res.status(), 204);
+    let gone = app
+        .eventually(std::time::Duration::from_secs(10), || async { (!image.exists() && !thumb.exists()).then_some(()) })
+        .await;
+    assert!(gone.is_some(), "stored files removed");
+    let _ = std::fs::remove_dir_all(&app.cfg.media_dir);
+}
+
+fn uuid_like() -> String {
+    format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0))
+}

@@ -10,6 +10,7 @@ mod auth_tokens;
 mod catalog;
 mod conventions;
 mod health;
+mod images;
 mod jobs;
 mod password_reset;
 mod rate_limits;

@@ -1,0 +1,528 @@
+//! Product images: validation by content (API.md §7.9), thumbnails, random storage names, safe
+//! media paths, and the Cloudinary client (signed upload and destroy against
+//! `CLOUDINARY_API_BASE`).
+//!
+//! Nothing a client names reaches a path: stored names are random and their extension comes
+//! from the sniffed content.
+
+use std::fmt;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use image::{ImageFormat, ImageReader, Limits};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sha1::{Digest, Sha1};
+
+use crate::Config;
+
+/// Largest image accepted (§7.9).
+pub const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+/// Largest pixel count accepted, read from the header before decoding (Pillow's limit).
+pub const MAX_IMAGE_PIXELS: u64 = 89_478_485;
+/// Side of the square thumbnail.
+pub const THUMBNAIL_SIZE: u32 = 300;
+/// Cloudinary transformation of the thumbnail URL (§3 ProductImage).
+pub const THUMBNAIL_TRANSFORMATION: &str = "c_fill,f_auto,g_auto,h_300,q_auto,w_300";
+/// File-name extensions accepted for images.
+pub const IMAGE_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "gif"];
+/// Directory (under `MEDIA_DIR`) of uploads not yet stored by the worker.
+pub const STAGING_DIR: &str = "staging";
+/// Directory (under `MEDIA_DIR`) of stored product images.
+pub const PRODUCTS_DIR: &str = "products";
+/// Directory (under `MEDIA_DIR`) of product thumbnails.
+pub const THUMBS_DIR: &str = "products/thumbs";
+
+/// Image content types we accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageKind {
+    /// JPEG.
+    Jpeg,
+    /// PNG.
+    Png,
+    /// GIF.
+    Gif,
+}
+
+impl ImageKind {
+    /// Extension of stored files of this kind.
+    pub fn ext(self) -> &'static str {
+        match self {
+            ImageKind::Jpeg => "jpg",
+            ImageKind::Png => "png",
+            ImageKind::Gif => "gif",
+        }
+    }
+
+    /// Kind of a stored file from its extension.
+    pub fn from_ext(ext: &str) -> Option<ImageKind> {
+        match ext.to_ascii_lowercase().as_str() {
+            "jpg" | "jpeg" => Some(ImageKind::Jpeg),
+            "png" => Some(ImageKind::Png),
+            "gif" => Some(ImageKind::Gif),
+            _ => None,
+        }
+    }
+
+    fn format(self) -> ImageFormat {
+        match self {
+            ImageKind::Jpeg => ImageFormat::Jpeg,
+            ImageKind::Png => ImageFormat::Png,
+            ImageKind::Gif => ImageFormat::Gif,
+        }
+    }
+}
+
+/// The kind of image the bytes are, by their magic bytes.
+pub fn sniff(bytes: &[u8]) -> Option<ImageKind> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(ImageKind::Jpeg)
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(ImageKind::Png)
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some(ImageKind::Gif)
+    } else {
+        None
+    }
+}
+
+/// Why an uploaded image was refused; [`ImageRejection::message`] is the `{"image":[…]}` text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageRejection {
+    /// Zero bytes.
+    Empty,
+    /// Over [`MAX_IMAGE_BYTES`].
+    TooLarge,
+    /// Extension not in [`IMAGE_EXTENSIONS`] (the lower-cased extension, maybe empty).
+    Extension(String),
+    /// Not a JPEG, PNG or GIF, or corrupt.
+    NotImage,
+    /// Header claims more than [`MAX_IMAGE_PIXELS`].
+    TooManyPixels(u64),
+}
+
+impl ImageRejection {
+    /// Error text in the original's words where it had them.
+    pub fn message(&self) -> String {
+        match self {
+            ImageRejection::Empty => "The submitted file is empty.".into(),
+            ImageRejection::TooLarge => "Image file too large. Maximum size is 5MB.".into(),
+            ImageRejection::Extension(ext) => format!(
+                "File extension \u{201c}{ext}\u{201d} is not allowed. Allowed extensions are: jpg, jpeg, png, gif."
+            ),
+            ImageRejection::NotImage => {
+                "Upload a valid image. The file you uploaded was either not an image or a corrupted image.".into()
+            }
+            ImageRejection::TooManyPixels(n) => {
+                format!("Image size ({n} pixels) exceeds the limit of {MAX_IMAGE_PIXELS} pixels.")
+            }
+        }
+    }
+}
+
+/// Validates an upload: extension of the client's name, size, magic bytes, pixel count from
+/// the header (before anything is decoded, so a decompression bomb allocates nothing), then a
+/// full decode. Returns the content's kind, which names the stored file.
+pub fn validate_image(file_name: &str, bytes: &[u8]) -> Result<ImageKind, ImageRejection> {
+    let ext = Path::new(file_name).extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    if !IMAGE_EXTENSIONS.contains(&ext.as_str()) {
+        return Err(ImageRejection::Extension(ext));
+    }
+    if bytes.is_empty() {
+        return Err(ImageRejection::Empty);
+    }
+    if bytes.len() > MAX_IMAGE_BYTES {
+        return Err(ImageRejection::TooLarge);
+    }
+    let kind = sniff(bytes).ok_or(ImageRejection::NotImage)?;
+    let (w, h) = dimensions(kind, bytes).ok_or(ImageRejection::NotImage)?;
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels == 0 {
+        return Err(ImageRejection::NotImage);
+    }
+    if pixels > MAX_IMAGE_PIXELS {
+        return Err(ImageRejection::TooManyPixels(pixels));
+    }
+    decode(kind, bytes).map_err(|_| ImageRejection::NotImage)?;
+    Ok(kind)
+}
+
+/// Width and height from the header only.
+pub fn dimensions(kind: ImageKind, bytes: &[u8]) -> Option<(u32, u32)> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), kind.format());
+    reader.limits(decode_limits());
+    reader.into_dimensions().ok()
+}
+
+fn decode_limits() -> Limits {
+    let mut limits = Limits::default();
+    // Generous for 89.5 Mpx of RGBA, yet bounded whatever the header says.
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    limits
+}
+
+fn decode(kind: ImageKind, bytes: &[u8]) -> Result<image::DynamicImage, image::ImageError> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), kind.format());
+    reader.limits(decode_limits());
+    reader.decode()
+}
+
+/// A 300×300 fill-crop JPEG thumbnail of an image (CPU-bound: call from a blocking task).
+pub fn make_thumbnail(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let kind = sniff(bytes).ok_or("not an image")?;
+    let (w, h) = dimensions(kind, bytes).ok_or("unreadable image header")?;
+    if u64::from(w) * u64::from(h) > MAX_IMAGE_PIXELS {
+        return Err("image too large".into());
+    }
+    let img = decode(kind, bytes).map_err(|e| format!("decode: {e}"))?;
+    let thumb = img.resize_to_fill(THUMBNAIL_SIZE, THUMBNAIL_SIZE, image::imageops::FilterType::Triangle);
+    let rgb = thumb.to_rgb8();
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(&rgb)
+        .map_err(|e| format!("encode: {e}"))?;
+    Ok(out)
+}
+
+/// A random file name with the extension of `kind`.
+pub fn random_name(kind: ImageKind) -> String {
+    format!("{}.{}", uuid::Uuid::new_v4().simple(), kind.ext())
+}
+
+/// The file under `media_dir` that a stored relative path names, if the path is one we could
+/// have written: `staging/<name>`, `products/<name>` or `products/thumbs/<name>`, names of
+/// `[A-Za-z0-9_-]` with one extension. Anything else (`..`, absolute, other directories) is
+/// `None`.
+pub fn resolve_media_path(media_dir: &Path, rel: &str) -> Option<PathBuf> {
+    let (dir, name) = rel.rsplit_once('/')?;
+    if ![STAGING_DIR, PRODUCTS_DIR, THUMBS_DIR].contains(&dir) {
+        return None;
+    }
+    let (stem, ext) = name.split_once('.')?;
+    let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !ok(stem) || !ok(ext) {
+        return None;
+    }
+    Some(media_dir.join(dir).join(name))
+}
+
+/// Whether a stored value is an absolute URL (Cloudinary) rather than a path under `MEDIA_DIR`.
+pub fn is_url(stored: &str) -> bool {
+    stored.starts_with("https://") || stored.starts_with("http://")
+}
+
+/// Cloudinary account from `CLOUDINARY_URL` (`cloudinary://KEY:SECRET@CLOUD`).
+#[derive(Clone)]
+pub struct CloudinaryCredentials {
+    /// Cloud name.
+    pub cloud_name: String,
+    /// API key.
+    pub api_key: String,
+    /// API secret.
+    pub api_secret: SecretString,
+}
+
+impl fmt::Debug for CloudinaryCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloudinaryCredentials")
+            .field("cloud_name", &self.cloud_name)
+            .field("api_key", &self.api_key)
+            .field("api_secret", &"***")
+            .finish()
+    }
+}
+
+impl CloudinaryCredentials {
+    /// Parses `cloudinary://KEY:SECRET@CLOUD`; `None` when any part is missing.
+    pub fn parse(url: &str) -> Option<Self> {
+        let url = url::Url::parse(url.trim()).ok()?;
+        if url.scheme() != "cloudinary" {
+            return None;
+        }
+        let decode = |s: &str| url::form_urlencoded::parse(s.as_bytes()).map(|(k, _)| k.into_owned()).next();
+        let api_key = decode(url.username()).filter(|s| !s.is_empty())?;
+        let api_secret = url.password().and_then(decode).filter(|s| !s.is_empty())?;
+        let cloud_name = url.host_str().map(str::to_string).filter(|s| !s.is_empty())?;
+        Some(Self { cloud_name, api_key, api_secret: SecretString::from(api_secret) })
+    }
+}
+
+/// Parameters never signed.
+const UNSIGNED: [&str; 5] = ["file", "cloud_name", "resource_type", "api_key", "signature"];
+
+/// Cloudinary's request signature: the parameters except `file`, `cloud_name`, `resource_type`
+/// and `api_key`, sorted by name, joined `k=v&…`, the API secret appended, SHA-1 in hex.
+/// Empty values are left out, as Cloudinary's SDKs do.
+pub fn sign(params: &[(&str, &str)], api_secret: &str) -> String {
+    let mut signed: Vec<&(&str, &str)> =
+        params.iter().filter(|(k, v)| !UNSIGNED.contains(k) && !v.is_empty()).collect();
+    signed.sort_by(|a, b| a.0.cmp(b.0));
+    let joined = signed.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    let mut hasher = Sha1::new();
+    hasher.update(joined.as_bytes());
+    hasher.update(api_secret.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// The thumbnail URL of a Cloudinary delivery URL: [`THUMBNAIL_TRANSFORMATION`] inserted after
+/// `/upload/`. `None` when the URL has no `/upload/`.
+pub fn thumbnail_url(secure_url: &str) -> Option<String> {
+    let at = secure_url.find("/upload/")? + "/upload/".len();
+    Some(format!("{}{THUMBNAIL_TRANSFORMATION}/{}", &secure_url[..at], &secure_url[at..]))
+}
+
+/// The public id of a Cloudinary delivery URL we stored (`…/upload/v123/<public_id>.<ext>`).
+pub fn public_id_from_url(url: &str) -> Option<String> {
+    let at = url.find("/upload/")? + "/upload/".len();
+    let mut rest = &url[at..];
+    if let Some(stripped) = rest.strip_prefix(THUMBNAIL_TRANSFORMATION).and_then(|r| r.strip_prefix('/')) {
+        rest = stripped;
+    }
+    if let Some((first, tail)) = rest.split_once('/')
+        && first.len() > 1
+        && first.starts_with('v')
+        && first[1..].bytes().all(|b| b.is_ascii_digit())
+    {
+        rest = tail;
+    }
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    let id = match rest.rsplit_once('.') {
+        Some((id, ext)) if !ext.contains('/') => id,
+        _ => rest,
+    };
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+/// A failed Cloudinary call.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// Network trouble, timeout, 5xx or 429: worth another try.
+    #[error("cloudinary unavailable: {0}")]
+    Transient(String),
+    /// Cloudinary refused the request (4xx: signature, key, parameters): retrying cannot help.
+    #[error("cloudinary refused: {0}")]
+    Rejected(String),
+}
+
+/// What an upload returned.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Uploaded {
+    /// Public id.
+    pub public_id: String,
+    /// HTTPS delivery URL.
+    pub secure_url: String,
+}
+
+/// Signed upload and destroy calls to Cloudinary's upload API.
+#[derive(Debug, Clone)]
+pub struct Cloudinary {
+    creds: CloudinaryCredentials,
+    api_base: String,
+    http: reqwest::Client,
+}
+
+impl Cloudinary {
+    /// A client for `creds` at `api_base` (e.g. `https://api.cloudinary.com`).
+    pub fn new(creds: CloudinaryCredentials, api_base: &str, timeout: Duration) -> Result<Self, MediaError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| MediaError::Transient(format!("http client: {e}")))?;
+        Ok(Self { creds, api_base: api_base.trim_end_matches('/').to_string(), http })
+    }
+
+    /// The configured client, or `None` while `CLOUDINARY_URL` is unset. A set but unparsable
+    /// URL is an error (images would otherwise silently go to local disk).
+    pub fn from_config(cfg: &Config) -> Result<Option<Self>, MediaError> {
+        let Some(url) = &cfg.cloudinary_url else { return Ok(None) };
+        let creds = CloudinaryCredentials::parse(url.expose())
+            .ok_or_else(|| MediaError::Rejected("CLOUDINARY_URL is not cloudinary://KEY:SECRET@CLOUD".into()))?;
+        Self::new(creds, &cfg.cloudinary_api_base, Duration::from_secs(60)).map(Some)
+    }
+
+    /// Cloud name.
+    pub fn cloud_name(&self) -> &str {
+        &self.creds.cloud_name
+    }
+
+    fn endpoint(&self, action: &str) -> String {
+        format!("{}/v1_1/{}/image/{action}", self.api_base, self.creds.cloud_name)
+    }
+
+    fn signed(&self, params: &[(&str, &str)]) -> Vec<(String, String)> {
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let mut all: Vec<(&str, &str)> = params.to_vec();
+        all.push(("timestamp", &timestamp));
+        let signature = sign(&all, self.creds.api_secret.expose_secret());
+        let mut out: Vec<(String, String)> = all.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        out.push(("api_key".into(), self.creds.api_key.clone()));
+        out.push(("signature".into(), signature));
+        out
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<serde_json::Value, MediaError> {
+        let res = req.send().await.map_err(|e| MediaError::Transient(e.to_string()))?;
+        let status = res.status();
+        let body: serde_json::Value = res.json().await.unwrap_or(serde_json::Value::Null);
+        if status.is_success() {
+            return Ok(body);
+        }
+        let message = body["error"]["message"].as_str().unwrap_or("no message").to_string();
+        let text = format!("HTTP {}: {message}", status.as_u16());
+        if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+            Err(MediaError::Transient(text))
+        } else {
+            Err(MediaError::Rejected(text))
+        }
+    }
+
+    /// Uploads an image under `public_id` (overwriting, so a retried upload is the same asset).
+    pub async fn upload(&self, bytes: Vec<u8>, file_name: &str, public_id: &str) -> Result<Uploaded, MediaError> {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in self.signed(&[("public_id", public_id), ("overwrite", "true")]) {
+            form = form.text(k, v);
+        }
+        form = form.part("file", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
+        let body = self.send(self.http.post(self.endpoint("upload")).multipart(form)).await?;
+        serde_json::from_value(body).map_err(|e| MediaError::Rejected(format!("unexpected upload answer: {e}")))
+    }
+
+    /// Deletes an asset and invalidates CDN copies. `Ok(false)` when it did not exist.
+    pub async fn destroy(&self, public_id: &str) -> Result<bool, MediaError> {
+        let params = self.signed(&[("public_id", public_id), ("invalidate", "true")]);
+        let body = self.send(self.http.post(self.endpoint("destroy")).form(&params)).await?;
+        match body["result"].as_str() {
+            Some("ok") => Ok(true),
+            Some("not found") => Ok(false),
+            other => Err(MediaError::Transient(format!("unexpected destroy result {other:?}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn media_signature_matches_cloudinary_vector() {
+        assert_eq!(
+            sign(&[("timestamp", "1315060510"), ("public_id", "sample_image")], "abcd"),
+            "b4ad47fb4e25c7bf5f92a20089f9db59bc302313"
+        );
+        // Excluded parameters do not change it.
+        assert_eq!(
+            sign(
+                &[
+                    ("public_id", "sample_image"),
+                    ("file", "x"),
+                    ("api_key", "k"),
+                    ("cloud_name", "demo"),
+                    ("resource_type", "image"),
+                    ("timestamp", "1315060510")
+                ],
+                "abcd"
+            ),
+            "b4ad47fb4e25c7bf5f92a20089f9db59bc302313"
+        );
+    }
+
+    #[test]
+    fn media_credentials_parse() {
+        let c = CloudinaryCredentials::parse("cloudinary://123456:s3cr%2Fet@demo").unwrap();
+        assert_eq!(c.cloud_name, "demo");
+        assert_eq!(c.api_key, "123456");
+        assert_eq!(c.api_secret.expose_secret(), "s3cr/et");
+        assert!(!format!("{c:?}").contains("s3cr"));
+        assert!(CloudinaryCredentials::parse("cloudinary://key@demo").is_none());
+        assert!(CloudinaryCredentials::parse("https://key:secret@demo").is_none());
+    }
+
+    #[test]
+    fn media_thumbnail_url_and_public_id() {
+        let url = "https://res.cloudinary.com/demo/image/upload/v1700000000/products/abc.png";
+        let thumb = thumbnail_url(url).unwrap();
+        assert_eq!(
+            thumb,
+            "https://res.cloudinary.com/demo/image/upload/c_fill,f_auto,g_auto,h_300,q_auto,w_300/v1700000000/products/abc.png"
+        );
+        assert_eq!(public_id_from_url(url).as_deref(), Some("products/abc"));
+        assert_eq!(public_id_from_url(&thumb).as_deref(), Some("products/abc"));
+        assert_eq!(public_id_from_url("https://x/upload/sample.jpg").as_deref(), Some("sample"));
+        assert!(thumbnail_url("https://example.com/a.png").is_none());
+    }
+
+    #[test]
+    fn media_paths_are_confined() {
+        let dir = Path::new("/m");
+        assert_eq!(resolve_media_path(dir, "staging/abc.png"), Some(PathBuf::from("/m/staging/abc.png")));
+        assert_eq!(
+            resolve_media_path(dir, "products/thumbs/a_b-c.jpg"),
+            Some(PathBuf::from("/m/products/thumbs/a_b-c.jpg"))
+        );
+        for bad in [
+            "../etc/passwd",
+            "staging/../x.png",
+            "/etc/x.png",
+            "other/a.png",
+            "staging/.png",
+            "staging/a",
+            "products/a/b.png",
+            "staging/a.b.png",
+        ] {
+            assert_eq!(resolve_media_path(dir, bad), None, "{bad}");
+        }
+    }
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_pixel(w, h, image::Rgb([200, 10, 10]));
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn media_validation_by_content() {
+        let ok = png(40, 20);
+        assert_eq!(validate_image("a.PNG", &ok), Ok(ImageKind::Png));
+        assert_eq!(validate_image("a.jpg", &ok), Ok(ImageKind::Png));
+        assert_eq!(validate_image("a.bmp", &ok), Err(ImageRejection::Extension("bmp".into())));
+        assert_eq!(validate_image("a.png", b"not an image at all"), Err(ImageRejection::NotImage));
+        assert_eq!(validate_image("a.png", b""), Err(ImageRejection::Empty));
+        // A truncated PNG: right magic, undecodable.
+        assert_eq!(validate_image("a.png", &ok[..40]), Err(ImageRejection::NotImage));
+    }
+
+    #[test]
+    fn media_decompression_bomb_refused_from_header() {
+        // A PNG header claiming 30000×30000 with almost no data behind it.
+        let mut bomb = png(1, 1);
+        // IHDR data starts at byte 16: width, height big-endian; fix its CRC.
+        bomb[16..20].copy_from_slice(&30_000u32.to_be_bytes());
+        bomb[20..24].copy_from_slice(&30_000u32.to_be_bytes());
+        let crc = crc32(&bomb[12..29]);
+        bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(validate_image("bomb.png", &bomb), Err(ImageRejection::TooManyPixels(900_000_000)));
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn media_thumbnail_is_300_square_jpeg() {
+        let t = make_thumbnail(&png(640, 200)).unwrap();
+        assert_eq!(sniff(&t), Some(ImageKind::Jpeg));
+        assert_eq!(dimensions(ImageKind::Jpeg, &t), Some((300, 300)));
+    }
+}

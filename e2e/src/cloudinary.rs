@@ -1,0 +1,241 @@
+//! A fake Cloudinary upload API on a random local port, reached through `CLOUDINARY_API_BASE`.
+//! Like the real one it checks `api_key`, `timestamp` and the SHA-1 signature of the sorted
+//! parameters (401 `Invalid Signature`, 401 unknown key, 400 missing or stale parameters),
+//! keeps uploaded assets by public id, answers with a realistic `secure_url`, and destroys them.
+//! It can be told to fail the next uploads with 500.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::json;
+use sha1::{Digest, Sha1};
+
+/// One stored asset.
+#[derive(Debug, Clone)]
+pub struct Asset {
+    /// Public id.
+    pub public_id: String,
+    /// Format from the content (`png`, `jpg`, `gif`).
+    pub format: String,
+    /// The bytes uploaded.
+    pub bytes: Vec<u8>,
+    /// Version number in its URL.
+    pub version: i64,
+}
+
+#[derive(Default)]
+struct Inner {
+    assets: HashMap<String, Asset>,
+    destroyed: Vec<(String, bool)>,
+    upload_calls: usize,
+}
+
+#[derive(Clone)]
+struct FakeState {
+    cloud: String,
+    api_key: String,
+    api_secret: String,
+    fail_uploads: Arc<AtomicUsize>,
+    inner: Arc<Mutex<Inner>>,
+}
+
+/// The running fake.
+pub struct FakeCloudinary {
+    /// `http://127.0.0.1:PORT`, the value for `CLOUDINARY_API_BASE`.
+    pub base: String,
+    state: FakeState,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": {"message": message}}))).into_response()
+}
+
+/// Cloudinary's signature, computed independently of `common::media::sign`.
+fn expected_signature(params: &BTreeMap<String, String>, secret: &str) -> String {
+    let joined = params
+        .iter()
+        .filter(|(k, v)| {
+            !["file", "cloud_name", "resource_type", "api_key", "signature"].contains(&k.as_str()) && !v.is_empty()
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    hex::encode(Sha1::digest(format!("{joined}{secret}").as_bytes()))
+}
+
+/// Checks cloud, key, timestamp and signature; `Err` is the real service's refusal.
+fn authenticate(state: &FakeState, cloud: &str, params: &BTreeMap<String, String>) -> Result<(), (StatusCode, String)> {
+    if cloud != state.cloud {
+        return Err((StatusCode::NOT_FOUND, "Invalid cloud_name".to_string()));
+    }
+    let Some(key) = params.get("api_key") else {
+        return Err((StatusCode::UNAUTHORIZED, "Must supply api_key".to_string()));
+    };
+    if *key != state.api_key {
+        return Err((StatusCode::UNAUTHORIZED, format!("Unknown API key {key}")));
+    }
+    let Some(ts) = params.get("timestamp").and_then(|t| t.parse::<i64>().ok()) else {
+        return Err((StatusCode::BAD_REQUEST, "Missing required parameter - timestamp".to_string()));
+    };
+    if (chrono::Utc::now().timestamp() - ts).abs() > 3600 {
+        return Err((StatusCode::BAD_REQUEST, "Stale request - reported time is too far from now".to_string()));
+    }
+    let expected = expected_signature(params, &state.api_secret);
+    if params.get("signature") != Some(&expected) {
+        return Err((StatusCode::UNAUTHORIZED, "Invalid Signature. String to sign - see docs.".to_string()));
+    }
+    Ok(())
+}
+
+fn format_of(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("jpg")
+    } else if bytes.starts_with(b"\x89PNG") {
+        Some("png")
+    } else if bytes.starts_with(b"GIF8") {
+        Some("gif")
+    } else {
+        None
+    }
+}
+
+async fn upload(State(state): State<FakeState>, Path(cloud): Path<String>, mut form: Multipart) -> Response {
+    state.inner.lock().unwrap().upload_calls += 1;
+    let mut params = BTreeMap::new();
+    let mut file: Option<Vec<u8>> = None;
+    while let Ok(Some(field)) = form.next_field().await {
+        let name = field.name().unwrap_or_default().to_string();
+        let Ok(bytes) = field.bytes().await else {
+            return error(StatusCode::BAD_REQUEST, "Bad multipart body");
+        };
+        if name == "file" {
+            file = Some(bytes.to_vec());
+        } else {
+            params.insert(name, String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    if let Err((status, message)) = authenticate(&state, &cloud, &params) {
+        return error(status, &message);
+    }
+    if state.fail_uploads.load(Ordering::SeqCst) > 0 {
+        state.fail_uploads.fetch_sub(1, Ordering::SeqCst);
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "General Error");
+    }
+    let Some(bytes) = file else {
+        return error(StatusCode::BAD_REQUEST, "Missing required parameter - file");
+    };
+    let Some(format) = format_of(&bytes) else {
+        return error(StatusCode::BAD_REQUEST, "Invalid image file");
+    };
+    let public_id = params
+        .get("public_id")
+        .cloned()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..20].to_string());
+    let version = chrono::Utc::now().timestamp();
+    let secure_url = format!("https://res.cloudinary.com/{}/image/upload/v{version}/{public_id}.{format}", state.cloud);
+    let size = bytes.len();
+    state
+        .inner
+        .lock()
+        .unwrap()
+        .assets
+        .insert(public_id.clone(), Asset { public_id: public_id.clone(), format: format.to_string(), bytes, version });
+    Json(json!({
+        "asset_id": uuid::Uuid::new_v4().simple().to_string(),
+        "public_id": public_id,
+        "version": version,
+        "signature": expected_signature(&BTreeMap::from([("public_id".to_string(), public_id.clone()), ("version".to_string(), version.to_string())]), &state.api_secret),
+        "format": format,
+        "resource_type": "image",
+        "created_at": chrono::Utc::now().to_rfc3339(),
+        "bytes": size,
+        "type": "upload",
+        "url": secure_url.replacen("https://", "http://", 1),
+        "secure_url": secure_url,
+    }))
+    .into_response()
+}
+
+async fn destroy(
+    State(state): State<FakeState>,
+    Path(cloud): Path<String>,
+    axum::Form(params): axum::Form<BTreeMap<String, String>>,
+) -> Response {
+    if let Err((status, message)) = authenticate(&state, &cloud, &params) {
+        return error(status, &message);
+    }
+    let Some(public_id) = params.get("public_id").cloned() else {
+        return error(StatusCode::BAD_REQUEST, "Missing required parameter - public_id");
+    };
+    let invalidate = params.get("invalidate").is_some_and(|v| v == "true");
+    let mut inner = state.inner.lock().unwrap();
+    let existed = inner.assets.remove(&public_id).is_some();
+    inner.destroyed.push((public_id, invalidate));
+    Json(json!({"result": if existed { "ok" } else { "not found" }})).into_response()
+}
+
+impl FakeCloudinary {
+    /// Starts the fake for cloud `cloud` with the given credentials.
+    pub async fn start(cloud: &str, api_key: &str, api_secret: &str) -> Self {
+        let state = FakeState {
+            cloud: cloud.to_string(),
+            api_key: api_key.to_string(),
+            api_secret: api_secret.to_string(),
+            fail_uploads: Arc::new(AtomicUsize::new(0)),
+            inner: Arc::new(Mutex::new(Inner::default())),
+        };
+        let app = Router::new()
+            .route("/v1_1/{cloud}/image/upload", post(upload))
+            .route("/v1_1/{cloud}/image/destroy", post(destroy))
+            .layer(DefaultBodyLimit::max(20 * 1024 * 1024))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { base, state, task }
+    }
+
+    /// The next `n` authenticated uploads answer 500.
+    pub fn fail_next_uploads(&self, n: usize) {
+        self.state.fail_uploads.store(n, Ordering::SeqCst);
+    }
+
+    /// Upload requests received (any outcome).
+    pub fn upload_calls(&self) -> usize {
+        self.state.inner.lock().unwrap().upload_calls
+    }
+
+    /// The asset stored under `public_id`.
+    pub fn asset(&self, public_id: &str) -> Option<Asset> {
+        self.state.inner.lock().unwrap().assets.get(public_id).cloned()
+    }
+
+    /// Public ids of stored assets.
+    pub fn public_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.state.inner.lock().unwrap().assets.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Destroy calls received: `(public_id, invalidate)`.
+    pub fn destroyed(&self) -> Vec<(String, bool)> {
+        self.state.inner.lock().unwrap().destroyed.clone()
+    }
+}
+
+impl Drop for FakeCloudinary {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
