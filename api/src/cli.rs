@@ -219,7 +219,10 @@ pub async fn seed_catalog(pool: &PgPool, cfg: &Config, admin_id: Option<i64>) ->
             Err(e) => return Err(e.into()),
         }
     }
-    for (kind, id) in &created {
+    for (n, (kind, id)) in created.iter().enumerate() {
+        for variant in 0..2u8 {
+            seed_image(pool, cfg, *kind, *id, n, variant).await?;
+        }
         let mut tx = pool.begin().await?;
         for (order, (name, optional)) in [
             ("Collect candidate photo and party symbol", false),
@@ -273,6 +276,42 @@ pub async fn seed_catalog(pool: &PgPool, cfg: &Config, admin_id: Option<i64>) ->
         tx.commit().await?;
     }
     Ok(created.len())
+}
+
+/// A generated banner (diagonal bands in a per-product colour), staged and recorded like an
+/// upload: the media worker stores it and makes its thumbnail.
+async fn seed_image(
+    pool: &PgPool,
+    cfg: &Config,
+    kind: common::catalog::ProductType,
+    product_id: i64,
+    n: usize,
+    variant: u8,
+) -> anyhow::Result<()> {
+    use common::catalog::images::{self, NewImage};
+    use common::media::{self, ImageKind, STAGING_DIR};
+    const PALETTE: [[u8; 3]; 7] =
+        [[217, 72, 15], [19, 132, 150], [95, 61, 196], [47, 158, 68], [201, 42, 42], [230, 119, 0], [24, 100, 171]];
+    let [r, g, b] = PALETTE[n % PALETTE.len()];
+    let png = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
+        let img = image::RgbImage::from_fn(800, 500, |x, y| {
+            let band = ((x + y * 2) / 60 + u32::from(variant)) % 2 == 0;
+            let shade = |c: u8| if band { c } else { c.saturating_add(40) };
+            image::Rgb([shade(r), shade(g), shade(b)])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png)?;
+        Ok(out.into_inner())
+    })
+    .await??;
+    let name = media::random_name(ImageKind::Png);
+    let rel = format!("{STAGING_DIR}/{name}");
+    let dir = cfg.media_dir.join(STAGING_DIR);
+    tokio::fs::create_dir_all(&dir).await?;
+    tokio::fs::write(dir.join(&name), &png).await?;
+    let new = NewImage { image: rel, is_primary: Some(variant == 0), order: None, alt_text: "Demo banner".into() };
+    images::create(pool, kind, product_id, &new).await.map_err(|e| anyhow::anyhow!("seed image: {e}"))?;
+    Ok(())
 }
 
 /// `api seed`: demo accounts (idempotent); returns those created now.

@@ -414,7 +414,8 @@ async fn admin_list_search_and_type() {
 
 #[tokio::test]
 async fn seed_makes_a_browsable_demo_catalogue_once() {
-    let app = spawn_app().await;
+    let media = std::env::temp_dir().join(format!("ec-seed-media-{}", uuid_like()));
+    let app = e2e::TestAppBuilder::new().var("MEDIA_DIR", media.display().to_string()).with_worker().spawn().await;
     api::cli::seed(&app.pool, &app.cfg).await.unwrap();
     api::cli::seed(&app.pool, &app.cfg).await.unwrap();
     let packages: Value = app.get("/api/packages/", None).await.json().await.unwrap();
@@ -431,6 +432,30 @@ async fn seed_makes_a_browsable_demo_catalogue_once() {
     assert_eq!(fields, 7 * 5);
     let body = app.login("admin", "admin-demo-2026").await;
     assert_eq!(body["role"], "admin");
+    // Two generated images per product, stored by the media worker with thumbnails.
+    let stored = app
+        .eventually(std::time::Duration::from_secs(30), || async {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM product_image WHERE image LIKE 'products/%' AND thumbnail IS NOT NULL",
+            )
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+            (n == 14).then_some(n)
+        })
+        .await;
+    assert_eq!(stored, Some(14));
+    let packages: Value = app.get("/api/packages/", None).await.json().await.unwrap();
+    let primary = &packages["results"][0]["primary_image"];
+    assert!(primary["thumbnail"].as_str().unwrap().contains("/media/products/thumbs/"));
+    let res = app
+        .client
+        .get(primary["image"].as_str().unwrap().replace("http://127.0.0.1:8080", &app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let _ = std::fs::remove_dir_all(&media);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
