@@ -12,8 +12,10 @@ async fn health_reports_database_and_memory() {
         assert_eq!(body["status"], "healthy");
         assert_eq!(body["service"], "election-cart-api");
         assert_eq!(body["database"], "connected");
-        assert!(body["memory_mb"].as_f64().unwrap() > 0.0);
-        assert_eq!(body["memory_warning"], false);
+        let memory = body["memory_mb"].as_f64().unwrap();
+        assert!(memory > 0.0);
+        // The whole test process is measured (many apps at once), so only the rule is checked.
+        assert_eq!(body["memory_warning"], memory > 400.0);
         assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
     }
 }
