@@ -1,6 +1,18 @@
 use e2e::TestAppBuilder;
 use serde_json::{Value, json};
 
+/// Fixed windows restart on the minute (and hour): start a burst well inside one.
+async fn inside_one_window() {
+    use chrono::Timelike;
+    loop {
+        let now = chrono::Utc::now();
+        if now.second() < 50 && !(now.minute() == 59 && now.second() >= 40) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 async fn login(app: &e2e::TestApp) -> reqwest::Response {
     app.post("/api/auth/login/", &json!({"username": "nobody", "password": "x"}), None).await
 }
@@ -9,6 +21,7 @@ async fn login(app: &e2e::TestApp) -> reqwest::Response {
 async fn sixth_login_in_a_minute_is_429_across_two_api_processes() {
     let a = TestAppBuilder::new().spawn().await;
     let b = TestAppBuilder::new().database(&a.db_name).prefix(&a.prefix).spawn().await;
+    inside_one_window().await;
     for i in 0..5 {
         let app = if i % 2 == 0 { &a } else { &b };
         assert_eq!(login(app).await.status(), 401, "attempt {}", i + 1);
@@ -27,6 +40,7 @@ async fn sixth_login_in_a_minute_is_429_across_two_api_processes() {
 #[tokio::test]
 async fn signup_three_an_hour_and_reset_five_an_hour() {
     let app = TestAppBuilder::new().spawn().await;
+    inside_one_window().await;
     for i in 0..3 {
         let res = app.post("/api/auth/signup/", &json!({"username": format!("s{i}"), "password": "p"}), None).await;
         assert_eq!(res.status(), 201);
@@ -44,6 +58,7 @@ async fn signup_three_an_hour_and_reset_five_an_hour() {
 #[tokio::test]
 async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
     let app = TestAppBuilder::new().var("TRUSTED_PROXIES", "127.0.0.1").spawn().await;
+    inside_one_window().await;
     let send = |ip: &'static str| {
         app.client
             .post(app.url("/api/auth/login/"))
@@ -60,6 +75,7 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
 
     // Without trust, the header is ignored: all share the peer's window.
     let plain = TestAppBuilder::new().spawn().await;
+    inside_one_window().await;
     for i in 0..5 {
         let res = plain
             .client
