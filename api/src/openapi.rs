@@ -17,6 +17,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "users", description = "Admin user management"),
         (name = "catalogue", description = "Packages and campaigns"),
         (name = "admin-catalogue", description = "Catalogue management (admin app)"),
+        (name = "cart", description = "The customer's cart"),
         (name = "ops", description = "Health, readiness, documentation"),
     )
 )]

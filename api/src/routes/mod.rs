@@ -5,6 +5,7 @@ pub mod admin_images;
 pub mod admin_products;
 pub mod admin_resource_fields;
 pub mod auth;
+pub mod cart;
 pub mod catalog;
 pub mod dto;
 pub mod health;
@@ -35,6 +36,7 @@ pub fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
         .merge(health::api_router())
         .merge(catalog::router())
         .merge(admin_products::router())
+        .merge(cart::router())
         .merge(admin_images::router())
         .merge(admin_checklists::router())
         .merge(admin_resource_fields::router())
