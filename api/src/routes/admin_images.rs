@@ -21,6 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::catalog::{image_json, invalid_type, not_found};
+use super::fields::bool_value;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AdminStar, Body, Id};
 use crate::state::AppState;
@@ -80,32 +81,9 @@ async fn read_capped(field: &mut Field<'_>, limit: usize) -> Result<Vec<u8>, Api
     Ok(out)
 }
 
-/// DRF `BooleanField` input.
-fn bool_value(v: &Value) -> Option<bool> {
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(1) => Some(true),
-            Some(0) => Some(false),
-            _ => None,
-        },
-        Value::String(s) => match s.trim() {
-            "true" | "True" | "TRUE" | "1" | "on" | "yes" | "y" | "t" => Some(true),
-            "false" | "False" | "FALSE" | "0" | "off" | "no" | "n" | "f" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 /// DRF `IntegerField` input over an `integer` column.
 fn int_value(v: &Value) -> Option<i32> {
-    let n = match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
-        _ => None,
-    }?;
-    i32::try_from(n).ok()
+    super::fields::int_value(v).and_then(|n| i32::try_from(n).ok())
 }
 
 /// Validates `alt_text`, `order`, `is_primary` of a map; absent or null keeps.

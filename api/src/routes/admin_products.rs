@@ -15,6 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::catalog::{invalid_type, not_found, product_json};
+use super::fields::add_error;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, AdminStar, Body, Id};
 use crate::state::AppState;
@@ -80,17 +81,13 @@ async fn list_products(
     ))
 }
 
-fn field(errors: &mut Map<String, Value>, name: &str, msg: impl Into<String>) {
-    errors.insert(name.into(), json!([msg.into()]));
-}
-
 fn required_text(body: &Body, errors: &mut Map<String, Value>, name: &str, max: Option<usize>) -> Option<String> {
     match body.text(name) {
-        Err(_) => field(errors, name, "Not a valid string."),
-        Ok(None) => field(errors, name, "This field is required."),
-        Ok(Some(v)) if v.trim().is_empty() => field(errors, name, "This field may not be blank."),
+        Err(_) => add_error(errors, name, "Not a valid string."),
+        Ok(None) => add_error(errors, name, "This field is required."),
+        Ok(Some(v)) if v.trim().is_empty() => add_error(errors, name, "This field may not be blank."),
         Ok(Some(v)) if max.is_some_and(|m| v.trim().chars().count() > m) => {
-            field(errors, name, format!("Ensure this field has no more than {} characters.", max.unwrap_or(0)))
+            add_error(errors, name, format!("Ensure this field has no more than {} characters.", max.unwrap_or(0)))
         }
         Ok(Some(v)) => return Some(v.trim().to_string()),
     }
@@ -107,7 +104,7 @@ fn string_list(body: &Body, errors: &mut Map<String, Value>, name: &str) -> Vec<
                     Value::String(s) => out.push(s.clone()),
                     Value::Number(n) => out.push(n.to_string()),
                     _ => {
-                        field(errors, name, "Each item must be a string.");
+                        add_error(errors, name, "Each item must be a string.");
                         return Vec::new();
                     }
                 }
@@ -121,7 +118,7 @@ fn string_list(body: &Body, errors: &mut Map<String, Value>, name: &str) -> Vec<
                 Value::Bool(_) => "bool",
                 _ => "number",
             };
-            field(errors, name, format!("Expected a list of items but got type \"{t}\"."));
+            add_error(errors, name, format!("Expected a list of items but got type \"{t}\"."));
             Vec::new()
         }
     }
@@ -134,7 +131,7 @@ fn bool_field(body: &Body, errors: &mut Map<String, Value>, name: &str) -> Optio
         Some(Value::String(s)) if ["true", "1", "True"].contains(&s.as_str()) => Some(true),
         Some(Value::String(s)) if ["false", "0", "False"].contains(&s.as_str()) => Some(false),
         Some(_) => {
-            field(errors, name, "Must be a valid boolean.");
+            add_error(errors, name, "Must be a valid boolean.");
             None
         }
     }
@@ -146,16 +143,16 @@ fn parse_input(state: &AppState, kind: ProductType, body: &Body) -> Result<Produ
     let name = required_text(body, &mut errors, "name", Some(200));
     let price = match body.0.get("price") {
         None | Some(Value::Null) => {
-            field(&mut errors, "price", "This field is required.");
+            add_error(&mut errors, "price", "This field is required.");
             None
         }
         Some(v) => match Money::from_json(v, 10) {
             Err(e) => {
-                field(&mut errors, "price", e.to_string());
+                add_error(&mut errors, "price", e.to_string());
                 None
             }
             Ok(m) if m.paise() <= 0 => {
-                field(&mut errors, "price", "Price must be greater than zero.");
+                add_error(&mut errors, "price", "Price must be greater than zero.");
                 None
             }
             Ok(m) => Some(m),
@@ -173,14 +170,14 @@ fn parse_input(state: &AppState, kind: ProductType, body: &Body) -> Result<Produ
     };
     let hsn_sac = match body.text_non_empty("hsn_sac") {
         Err(_) => {
-            field(&mut errors, "hsn_sac", "Not a valid string.");
+            add_error(&mut errors, "hsn_sac", "Not a valid string.");
             String::new()
         }
         Ok(None) => String::new(),
         Ok(Some(v)) => {
             let v = v.trim().to_string();
             if v.len() > 8 || !v.bytes().all(|b| b.is_ascii_digit()) {
-                field(&mut errors, "hsn_sac", "Enter an HSN or SAC code of at most 8 digits.");
+                add_error(&mut errors, "hsn_sac", "Enter an HSN or SAC code of at most 8 digits.");
             }
             v
         }
@@ -195,11 +192,11 @@ fn parse_input(state: &AppState, kind: ProductType, body: &Body) -> Result<Produ
         Some(v) => match Money::from_json(v, 5) {
             Ok(m) if (0..=10_000).contains(&m.paise()) => m.to_string(),
             Ok(_) => {
-                field(&mut errors, "gst_rate", "GST rate must be between 0 and 100.");
+                add_error(&mut errors, "gst_rate", "GST rate must be between 0 and 100.");
                 String::new()
             }
             Err(e) => {
-                field(&mut errors, "gst_rate", e.to_string());
+                add_error(&mut errors, "gst_rate", e.to_string());
                 String::new()
             }
         },
@@ -226,7 +223,7 @@ fn parse_items(body: &Body, errors: &mut Map<String, Value>) -> Option<Vec<(Stri
         None | Some(Value::Null) => return None,
         Some(Value::Array(list)) => list,
         Some(_) => {
-            field(errors, "items", "Expected a list of items.");
+            add_error(errors, "items", "Expected a list of items.");
             return None;
         }
     };
@@ -237,20 +234,20 @@ fn parse_items(body: &Body, errors: &mut Map<String, Value>) -> Option<Vec<(Stri
         let mut e = Map::new();
         let name = match entry.get("name") {
             Some(Value::String(s)) if s.trim().is_empty() => {
-                field(&mut e, "name", "This field may not be blank.");
+                add_error(&mut e, "name", "This field may not be blank.");
                 None
             }
             Some(Value::String(s)) if s.trim().chars().count() > 200 => {
-                field(&mut e, "name", "Ensure this field has no more than 200 characters.");
+                add_error(&mut e, "name", "Ensure this field has no more than 200 characters.");
                 None
             }
             Some(Value::String(s)) => Some(s.trim().to_string()),
             None | Some(Value::Null) => {
-                field(&mut e, "name", "This field is required.");
+                add_error(&mut e, "name", "This field is required.");
                 None
             }
             Some(_) => {
-                field(&mut e, "name", "Not a valid string.");
+                add_error(&mut e, "name", "Not a valid string.");
                 None
             }
         };
@@ -259,11 +256,11 @@ fn parse_items(body: &Body, errors: &mut Map<String, Value>) -> Option<Vec<(Stri
             Some(v) => match v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
                 Some(q) if (1..=1_000_000).contains(&q) => i32::try_from(q).ok(),
                 Some(_) => {
-                    field(&mut e, "quantity", "Ensure this value is greater than or equal to 1.");
+                    add_error(&mut e, "quantity", "Ensure this value is greater than or equal to 1.");
                     None
                 }
                 None => {
-                    field(&mut e, "quantity", "A valid integer is required.");
+                    add_error(&mut e, "quantity", "A valid integer is required.");
                     None
                 }
             },

@@ -14,10 +14,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::admin_checklists::{
-    FieldErrors, ProductPath, add_error, bool_field, char_field, int_field, int_value, python_type,
-};
 use super::catalog::not_found;
+use super::fields::{FieldErrors, ProductPath, add_error, bool_field, char_field, int_field, int_value, python_type};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, Body, Id};
 use crate::state::AppState;

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cart;
 pub mod catalog;
 pub mod dto;
+pub mod fields;
 pub mod health;
 pub mod users;
 
