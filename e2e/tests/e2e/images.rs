@@ -165,7 +165,10 @@ async fn images_upload_is_served_at_once_then_stored_locally_with_a_thumbnail() 
     assert_eq!((thumb.width(), thumb.height()), (300, 300));
     // The staged file is gone; the staged URL no longer answers.
     let staged_name = staged_url.rsplit('/').next().unwrap();
-    assert!(!dir.join("staging").join(staged_name).exists());
+    let staged_file = dir.join("staging").join(staged_name);
+    // The worker removes it right after updating the row: allow it that moment.
+    let gone = app.eventually(WAIT, || async { (!staged_file.exists()).then_some(()) }).await;
+    assert!(gone.is_some(), "staged file removed");
     assert_eq!(fetch(&app, &staged_url).await.status(), 404);
 
     // The public catalogue shows the stored image on the next read (version bumped).
@@ -602,9 +605,18 @@ async fn images_stored_in_cloudinary_after_a_failed_first_upload() {
     assert_eq!(stored["thumbnail_url"], stored["thumbnail"]);
     assert_eq!(fake.asset(&public_id).unwrap().bytes, original);
     assert_eq!(fake.upload_calls(), 2, "one failure, one retry");
-    let jobs = job_status(&app, "store_product_image").await;
-    assert_eq!(jobs, vec![("done".to_string(), 2)]);
-    assert_eq!(std::fs::read_dir(dir.join("staging")).unwrap().count(), 0, "staged file removed");
+    // The row is updated before the job records its end: wait for that, then for the staged file.
+    let jobs = app
+        .eventually(WAIT, || async {
+            let jobs = job_status(&app, "store_product_image").await;
+            (jobs.first().is_some_and(|j| j.0 != "running")).then_some(jobs)
+        })
+        .await;
+    assert_eq!(jobs, Some(vec![("done".to_string(), 2)]));
+    let staged_gone = app
+        .eventually(WAIT, || async { (std::fs::read_dir(dir.join("staging")).unwrap().count() == 0).then_some(()) })
+        .await;
+    assert!(staged_gone.is_some(), "staged file removed");
 
     // Deleting destroys the asset with invalidation.
     let res = app.send(Method::DELETE, &format!("/api/admin/products/images/{id}/"), &json!({}), Some(&token)).await;
