@@ -85,6 +85,42 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Detail(s, _)
+            | ApiError::Error(s, _)
+            | ApiError::Message(s, _)
+            | ApiError::Errors(s, _)
+            | ApiError::Fields(s, _) => *s,
+            ApiError::Ext { status, .. } => *status,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The JSON body of a client error (`None` for 401, 429 and server errors, whose responses
+    /// carry headers or must not be kept).
+    pub fn body(&self) -> Option<Value> {
+        Some(match self {
+            ApiError::Detail(_, m) => json!({ "detail": m }),
+            ApiError::Error(_, m) => json!({ "error": m }),
+            ApiError::Message(_, m) => json!({ "success": false, "message": m }),
+            ApiError::Errors(_, e) => json!({ "success": false, "errors": e }),
+            ApiError::Fields(_, e) => e.clone(),
+            ApiError::Ext { code, message, details, .. } => {
+                json!({ "error": { "code": code, "message": message, "details": details } })
+            }
+            ApiError::Unauthorized(_) | ApiError::RateLimited(_) | ApiError::Unavailable | ApiError::Internal(_) => {
+                return None;
+            }
+        })
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         match err {

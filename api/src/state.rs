@@ -4,7 +4,11 @@ use std::sync::Arc;
 
 use common::Config;
 use common::accounts::jwt::JwtKeys;
+use common::gst::StateCode;
+use common::orders::create::TaxSettings;
 use common::ratelimit::RateLimiter;
+use common::razorpay::Razorpay;
+use common::time::Clock;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
@@ -23,6 +27,12 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Request counters of this process.
     pub http_metrics: Arc<crate::metrics::HttpMetrics>,
+    /// Razorpay, when configured.
+    pub razorpay: Option<Razorpay>,
+    /// GST settings.
+    pub tax: TaxSettings,
+    /// Time for date rules (the invoice series); tests set it.
+    pub clock: Clock,
 }
 
 impl AppState {
@@ -32,6 +42,21 @@ impl AppState {
         let redis = common::kv::connection(&cfg)?;
         let limiter = RateLimiter::new(redis.clone(), &cfg.queue_prefix, cfg.rate_limits_enabled);
         let jwt = JwtKeys::new(&cfg.jwt_secret, cfg.jwt_ttl)?;
-        Ok(Self { cfg: Arc::new(cfg), pool, redis, limiter, jwt, http_metrics: Arc::default() })
+        let razorpay = Razorpay::from_config(&cfg)?;
+        let tax = TaxSettings {
+            prices_include_gst: cfg.prices_include_gst,
+            seller_state: StateCode::parse(&cfg.seller_state_code)?,
+        };
+        Ok(Self {
+            cfg: Arc::new(cfg),
+            pool,
+            redis,
+            limiter,
+            jwt,
+            http_metrics: Arc::default(),
+            razorpay,
+            tax,
+            clock: Clock::system(),
+        })
     }
 }

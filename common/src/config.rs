@@ -177,6 +177,10 @@ pub struct Config {
     pub razorpay: Option<RazorpayConfig>,
     /// `RAZORPAY_API_BASE`.
     pub razorpay_api_base: String,
+    /// `RAZORPAY_TIMEOUT_SECONDS`: whole-call timeout of Razorpay API requests.
+    pub razorpay_timeout: Duration,
+    /// `RECONCILE_AFTER_SECONDS`: the sweep asks Razorpay about unpaid orders older than this.
+    pub reconcile_after: Duration,
     /// `CLOUDINARY_URL`.
     pub cloudinary_url: Option<SecretUrl>,
     /// `CLOUDINARY_API_BASE`.
@@ -389,7 +393,7 @@ impl Config {
         if worker_concurrency == 0 {
             return Err(ConfigError::invalid("WORKER_CONCURRENCY", "must be at least 1"));
         }
-        Ok(Self {
+        let cfg = Self {
             app_env,
             bind_addr: v.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             public_base_url,
@@ -422,6 +426,8 @@ impl Config {
             debug: v.bool("DEBUG", false)?,
             razorpay,
             razorpay_api_base: v.string("RAZORPAY_API_BASE", "https://api.razorpay.com"),
+            razorpay_timeout: v.seconds("RAZORPAY_TIMEOUT_SECONDS", 10)?,
+            reconcile_after: v.seconds("RECONCILE_AFTER_SECONDS", 300)?,
             cloudinary_url: v.get("CLOUDINARY_URL").map(SecretUrl::new),
             cloudinary_api_base: v.string("CLOUDINARY_API_BASE", "https://api.cloudinary.com"),
             media_dir: PathBuf::from(v.string("MEDIA_DIR", "./var/media")),
@@ -451,7 +457,27 @@ impl Config {
             worker_poll: v.millis("WORKER_POLL_MS", 200)?,
             api_runs_dispatcher: v.bool("API_RUNS_DISPATCHER", true)?,
             catalog_cache_ttl: v.seconds("CATALOG_CACHE_SECONDS", 300)?,
-        })
+        };
+        cfg.check_gst()?;
+        Ok(cfg)
+    }
+
+    fn check_gst(&self) -> Result<(), ConfigError> {
+        crate::gst::StateCode::parse(&self.seller_state_code)
+            .map_err(|e| ConfigError::invalid("SELLER_STATE_CODE", e.to_string()))?;
+        if let Some(gstin) = &self.seller_gstin {
+            let parsed =
+                crate::gst::Gstin::parse(gstin).map_err(|e| ConfigError::invalid("SELLER_GSTIN", e.to_string()))?;
+            if parsed.state_code().as_str() != self.seller_state_code {
+                return Err(ConfigError::invalid("SELLER_GSTIN", "its state code differs from SELLER_STATE_CODE"));
+            }
+        }
+        if !crate::gst::valid_invoice_prefix(&self.invoice_prefix) {
+            return Err(ConfigError::invalid("INVOICE_PREFIX", "1-4 characters of A-Z and 0-9"));
+        }
+        crate::gst::Rate::parse(&self.gst_default_rate)
+            .map_err(|e| ConfigError::invalid("GST_DEFAULT_RATE", e.to_string()))?;
+        Ok(())
     }
 
     /// True in production.

@@ -8,13 +8,16 @@ pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod deploy_check;
+pub mod gst;
 pub mod jobs;
 pub mod kv;
 pub mod mail;
 pub mod media;
 pub mod money;
+pub mod orders;
 pub mod process;
 pub mod ratelimit;
+pub mod razorpay;
 pub mod role;
 pub mod time;
 

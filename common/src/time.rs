@@ -1,7 +1,49 @@
 //! Time formats of the API: serializer fields in Asia/Kolkata with microseconds.
 
+use std::sync::{Arc, Mutex};
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Asia::Kolkata;
+
+/// The time rules that depend on the date (invoice series per financial year) read it here, so
+/// tests can set it. The system clock unless made with [`Clock::fixed`].
+#[derive(Clone, Default)]
+pub struct Clock(Option<Arc<Mutex<DateTime<Utc>>>>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(None)
+    }
+
+    /// A clock that stays at `at` until [`Clock::set`].
+    pub fn fixed(at: DateTime<Utc>) -> Clock {
+        Clock(Some(Arc::new(Mutex::new(at))))
+    }
+
+    /// Moves a fixed clock (no effect on the system clock).
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Some(cell) = &self.0
+            && let Ok(mut now) = cell.lock()
+        {
+            *now = at;
+        }
+    }
+
+    /// Now.
+    pub fn now(&self) -> DateTime<Utc> {
+        match &self.0 {
+            Some(cell) => cell.lock().map(|t| *t).unwrap_or_else(|_| Utc::now()),
+            None => Utc::now(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_some() { write!(f, "Clock::fixed({})", self.now()) } else { f.write_str("Clock::system") }
+    }
+}
 
 /// `2025-11-03T19:53:45.123456+05:30`, as Django REST framework renders `DateTimeField`s.
 pub fn ist(ts: DateTime<Utc>) -> String {

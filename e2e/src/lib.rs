@@ -6,6 +6,7 @@
 
 pub mod cloudinary;
 pub mod proxy;
+pub mod razorpay;
 pub mod smtp;
 
 use std::net::SocketAddr;
@@ -105,6 +106,7 @@ pub struct TestAppBuilder {
     worker: bool,
     database: Option<String>,
     prefix: Option<String>,
+    clock: Option<common::time::Clock>,
 }
 
 /// A running API (and workers, if asked) on its own database and Redis prefix.
@@ -137,7 +139,7 @@ impl Default for TestAppBuilder {
 impl TestAppBuilder {
     /// Defaults: API only, fresh database, unique prefix.
     pub fn new() -> Self {
-        Self { vars: Vec::new(), worker: false, database: None, prefix: None }
+        Self { vars: Vec::new(), worker: false, database: None, prefix: None, clock: None }
     }
 
     /// Sets a configuration variable.
@@ -163,6 +165,21 @@ impl TestAppBuilder {
     pub fn prefix(mut self, prefix: &str) -> Self {
         self.prefix = Some(prefix.to_string());
         self
+    }
+
+    /// Runs the API on this clock (the invoice series' financial year).
+    pub fn clock(mut self, clock: common::time::Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Points Razorpay at a fake (keys, webhook secret, API base, 2 s timeout).
+    pub fn razorpay(self, fake: &razorpay::FakeRazorpay) -> Self {
+        self.var("RAZORPAY_KEY_ID", &fake.key_id)
+            .var("RAZORPAY_KEY_SECRET", &fake.key_secret)
+            .var("RAZORPAY_WEBHOOK_SECRET", &fake.webhook_secret)
+            .var("RAZORPAY_API_BASE", &fake.base)
+            .var("RAZORPAY_TIMEOUT_SECONDS", "2")
     }
 
     /// Starts everything.
@@ -196,7 +213,10 @@ impl TestAppBuilder {
         // The test's own pool always reaches the test database, even when the app is pointed
         // elsewhere to simulate an outage.
         let pool = PgPoolOptions::new().max_connections(4).connect(&database_url(&db_name)).await.unwrap();
-        let state = api::AppState::new(cfg.clone()).unwrap();
+        let mut state = api::AppState::new(cfg.clone()).unwrap();
+        if let Some(clock) = self.clock {
+            state.clock = clock;
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

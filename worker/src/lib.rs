@@ -4,6 +4,7 @@
 pub mod emails;
 pub mod maintenance;
 pub mod media;
+pub mod payments;
 pub mod scheduler;
 
 use std::future::Future;
@@ -31,6 +32,8 @@ pub struct WorkerContext {
     pub pool: PgPool,
     /// Mail transport.
     pub mailer: Mailer,
+    /// Razorpay, when configured.
+    pub razorpay: Option<common::razorpay::Razorpay>,
 }
 
 /// A handler's failure.
@@ -82,6 +85,7 @@ async fn dispatch(ctx: &WorkerContext, job: &ClaimedJob) -> Result<(), JobError>
         jobs::PruneExpired::KIND => maintenance::prune(ctx, decode(job)?).await,
         jobs::StoreProductImage::KIND => media::store(ctx, decode(job)?).await,
         jobs::DeleteStoredMedia::KIND => media::delete(ctx, decode(job)?).await,
+        jobs::ReconcilePayments::KIND => payments::reconcile(ctx, decode(job)?).await,
         other => Err(JobError::Unrunnable(format!("no handler for job kind `{other}`"))),
     }
 }
@@ -161,7 +165,8 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let pool = common::db::pool(&cfg)?;
     let mailer = Mailer::from_config(&cfg)?;
-    let ctx = Arc::new(WorkerContext { cfg: cfg.clone(), pool: pool.clone(), mailer });
+    let razorpay = common::razorpay::Razorpay::from_config(&cfg)?;
+    let ctx = Arc::new(WorkerContext { cfg: cfg.clone(), pool: pool.clone(), mailer, razorpay });
     let (stop_tx, mut stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Timelike, Utc};
-use common::jobs::{self, Job, PruneExpired};
+use common::jobs::{self, Job, PruneExpired, ReconcilePayments};
 use sqlx::PgPool;
 
 /// One scheduled job: runs when the minute of the day is a multiple of `every_minutes`.
@@ -15,7 +15,8 @@ struct Entry {
     every_minutes: u32,
 }
 
-const SCHEDULE: &[Entry] = &[Entry { name: "prune_expired", every_minutes: 60 }];
+const SCHEDULE: &[Entry] =
+    &[Entry { name: "prune_expired", every_minutes: 60 }, Entry { name: "reconcile_payments", every_minutes: 1 }];
 
 /// The tick a time falls in, for an entry (`None` when the entry is not due this minute).
 fn tick_key(entry: &Entry, now: DateTime<Utc>) -> Option<String> {
@@ -34,6 +35,7 @@ pub async fn fire(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, sqlx::Erro
         let mut conn = pool.acquire().await?;
         let id = match entry.name {
             PruneExpired::KIND => jobs::enqueue(&mut conn, &PruneExpired { keep_jobs_days: 14 }, Some(&key)).await?,
+            ReconcilePayments::KIND => jobs::enqueue(&mut conn, &ReconcilePayments {}, Some(&key)).await?,
             _ => None,
         };
         created += usize::from(id.is_some());

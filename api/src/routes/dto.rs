@@ -40,3 +40,32 @@ pub fn valid_email(raw: &str) -> Option<String> {
     let e = raw.trim();
     (e.len() <= 254 && email_address::EmailAddress::is_valid(e) && e.contains('.')).then(|| e.to_string())
 }
+
+/// §3 UserBasic.
+pub fn user_basic(u: &User) -> serde_json::Value {
+    let name = match (u.first_name.trim(), u.last_name.trim()) {
+        ("", "") => u.username.clone(),
+        (f, "") => f.to_string(),
+        ("", l) => l.to_string(),
+        (f, l) => format!("{f} {l}"),
+    };
+    serde_json::json!({
+        "id": u.id,
+        "username": u.username,
+        "phone_number": u.phone_number,
+        "phone": u.phone_number,
+        "name": name,
+        "role": u.role,
+        "email": u.email,
+        "first_name": u.first_name,
+        "last_name": u.last_name,
+    })
+}
+
+/// The UserBasic of a change the service made itself (§5 #19).
+pub fn system_user() -> serde_json::Value {
+    serde_json::json!({
+        "id": null, "username": "system", "name": "System", "phone": null, "phone_number": null,
+        "email": "", "first_name": "System", "last_name": "",
+    })
+}

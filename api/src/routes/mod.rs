@@ -10,6 +10,8 @@ pub mod catalog;
 pub mod dto;
 pub mod fields;
 pub mod health;
+pub mod orders;
+pub mod refunds;
 pub mod users;
 
 use std::sync::Arc;
@@ -38,6 +40,8 @@ pub fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
         .merge(catalog::router())
         .merge(admin_products::router())
         .merge(cart::router())
+        .merge(orders::router())
+        .merge(refunds::router())
         .merge(admin_images::router())
         .merge(admin_checklists::router())
         .merge(admin_resource_fields::router())

@@ -67,3 +67,14 @@ impl Job for DeleteStoredMedia {
     const QUEUE: Queue = Queue::Media;
     const MAX_ATTEMPTS: i32 = 8;
 }
+
+/// One reconciliation sweep of Razorpay payments and refunds (scheduled every minute, once per
+/// tick across the cluster).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReconcilePayments {}
+
+impl Job for ReconcilePayments {
+    const KIND: &'static str = "reconcile_payments";
+    const QUEUE: Queue = Queue::Payments;
+    const MAX_ATTEMPTS: i32 = 3;
+}

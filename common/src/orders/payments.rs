@@ -1,0 +1,379 @@
+//! The one "mark paid" path for Razorpay payments, called by the checkout callback, the webhook
+//! and the reconciliation sweep, and the webhook's event handling.
+//!
+//! A payment is applied at most once: the order row is locked, and a payment id that already has
+//! its PaymentRecord (unique per Razorpay payment id) is a no-op. The invoice number is allocated
+//! in the same transaction from a per-financial-year counter row, so the series has no gaps.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool};
+
+use super::{Actor, OrderStatus, PaymentStatus, notify_admins, set_status};
+use crate::gst::{self, FinancialYear};
+use crate::money::Money;
+
+/// Which path brought the payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `payment-success/` from the browser.
+    Checkout,
+    /// A Razorpay webhook delivery.
+    Webhook,
+    /// The reconciliation sweep.
+    Sweep,
+}
+
+impl Source {
+    /// Name stored in metadata and issues.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Checkout => "checkout",
+            Source::Webhook => "webhook",
+            Source::Sweep => "sweep",
+        }
+    }
+}
+
+/// A captured Razorpay payment.
+#[derive(Debug, Clone)]
+pub struct Captured<'a> {
+    /// The Razorpay order it pays.
+    pub razorpay_order_id: &'a str,
+    /// `pay_…`.
+    pub payment_id: &'a str,
+    /// Paise, when known (the checkout callback does not carry it: the Razorpay order's amount).
+    pub amount: Option<i64>,
+    /// The checkout signature, kept like the original did.
+    pub signature: Option<&'a str>,
+}
+
+/// Kinds of payment that are recorded but not fulfilled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssueKind {
+    /// The order was cancelled.
+    CancelledOrder,
+    /// Paid amount differs from the order total.
+    AmountMismatch,
+    /// The order was already paid by another payment.
+    DuplicatePayment,
+}
+
+impl IssueKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueKind::CancelledOrder => "cancelled_order",
+            IssueKind::AmountMismatch => "amount_mismatch",
+            IssueKind::DuplicatePayment => "duplicate_payment",
+        }
+    }
+}
+
+/// What applying a payment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// The order is now paid, with this invoice number.
+    Paid {
+        /// Allocated invoice number.
+        invoice_number: String,
+    },
+    /// This payment was applied before; nothing changed.
+    AlreadyApplied {
+        /// The order's invoice number.
+        invoice_number: Option<String>,
+    },
+    /// Recorded as money received, not fulfilled; admins notified.
+    Issue(IssueKind),
+    /// No order has this Razorpay order id.
+    UnknownOrder,
+}
+
+#[derive(sqlx::FromRow)]
+struct Locked {
+    id: i64,
+    order_number: String,
+    status: String,
+    payment_status: String,
+    total: i64,
+    payment_completed_at: Option<DateTime<Utc>>,
+    invoice_number: Option<String>,
+}
+
+/// Allocates the next invoice number of the financial year of `now` (the counter row stays
+/// locked until the caller's transaction ends, so concurrent payments get consecutive numbers
+/// and a rolled-back payment gives its number back).
+pub async fn allocate_invoice_number(
+    conn: &mut PgConnection,
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<String, sqlx::Error> {
+    let fy = FinancialYear::of(now);
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO invoice_counter (fy_start_year, last_seq) VALUES ($1, 1)
+         ON CONFLICT (fy_start_year) DO UPDATE SET last_seq = invoice_counter.last_seq + 1
+         RETURNING last_seq",
+    )
+    .bind(fy.start_year)
+    .fetch_one(conn)
+    .await?;
+    Ok(gst::invoice_number(prefix, fy, seq))
+}
+
+/// Applies a captured Razorpay payment inside the caller's transaction.
+pub async fn apply_captured(
+    conn: &mut PgConnection,
+    payment: &Captured<'_>,
+    source: Source,
+    invoice_prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<Applied, sqlx::Error> {
+    let Some(order) = sqlx::query_as::<_, Locked>(
+        "SELECT id, order_number, status, payment_status, (total_amount * 100)::bigint AS total, payment_completed_at,
+                invoice_number
+         FROM orders WHERE razorpay_order_id = $1 AND razorpay_order_id <> '' FOR UPDATE",
+    )
+    .bind(payment.razorpay_order_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(Applied::UnknownOrder);
+    };
+    let seen: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM payment_record WHERE payment_method = 'razorpay' AND payment_reference = $1)",
+    )
+    .bind(payment.payment_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if seen {
+        return Ok(Applied::AlreadyApplied { invoice_number: order.invoice_number });
+    }
+    let amount = payment.amount.unwrap_or(order.total);
+    sqlx::query(
+        "INSERT INTO payment_record (order_id, amount, payment_method, payment_reference, recorded_at, notes)
+         VALUES ($1, $2::numeric / 100, 'razorpay', $3, $4, $5)",
+    )
+    .bind(order.id)
+    .bind(amount)
+    .bind(payment.payment_id)
+    .bind(now)
+    .bind(format!("Razorpay payment ({})", source.as_str()))
+    .execute(&mut *conn)
+    .await?;
+
+    let already_paid = order.payment_completed_at.is_some()
+        || PaymentStatus::parse(&order.payment_status) == Some(PaymentStatus::Paid);
+    let issue = if already_paid {
+        Some(IssueKind::DuplicatePayment)
+    } else if order.status == OrderStatus::Cancelled.as_str() {
+        Some(IssueKind::CancelledOrder)
+    } else if amount != order.total {
+        Some(IssueKind::AmountMismatch)
+    } else {
+        None
+    };
+    if let Some(kind) = issue {
+        record_issue(conn, &order, payment, amount, kind, source).await?;
+        return Ok(Applied::Issue(kind));
+    }
+
+    let invoice_number = match &order.invoice_number {
+        Some(n) => n.clone(),
+        None => allocate_invoice_number(conn, invoice_prefix, now).await?,
+    };
+    sqlx::query(
+        "UPDATE orders SET razorpay_payment_id = $2, razorpay_signature = COALESCE($3, razorpay_signature),
+                payment_completed_at = $4, payment_status = 'paid', invoice_number = $5,
+                invoice_date = COALESCE(invoice_date, $4), updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(order.id)
+    .bind(payment.payment_id)
+    .bind(payment.signature)
+    .bind(now)
+    .bind(&invoice_number)
+    .execute(&mut *conn)
+    .await?;
+    // A payment only moves an order forward: from pending_payment to pending_resources.
+    if order.status == OrderStatus::PendingPayment.as_str() {
+        set_status(
+            conn,
+            order.id,
+            &order.status,
+            OrderStatus::PendingResources,
+            Actor::System,
+            &format!("Payment received via Razorpay ({})", source.as_str()),
+            false,
+        )
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO payment_history (order_id, payment_method, transaction_id, amount, currency, status, payment_date,
+                                      invoice_number, metadata)
+         VALUES ($1, 'Razorpay', $2, $3::numeric / 100, 'INR', 'completed', $4, $5, $6)
+         ON CONFLICT (order_id) DO UPDATE SET payment_method = EXCLUDED.payment_method,
+             transaction_id = EXCLUDED.transaction_id, amount = EXCLUDED.amount, status = 'completed',
+             payment_date = EXCLUDED.payment_date, invoice_number = EXCLUDED.invoice_number,
+             metadata = EXCLUDED.metadata, updated_at = now()",
+    )
+    .bind(order.id)
+    .bind(payment.payment_id)
+    .bind(amount)
+    .bind(now)
+    .bind(&invoice_number)
+    .bind(json!({
+        "razorpay_order_id": payment.razorpay_order_id,
+        "razorpay_signature": payment.signature,
+        "source": source.as_str(),
+    }))
+    .execute(&mut *conn)
+    .await?;
+    tracing::info!(
+        order_id = order.id,
+        payment_id = payment.payment_id,
+        source = source.as_str(),
+        invoice_number,
+        "order paid"
+    );
+    Ok(Applied::Paid { invoice_number })
+}
+
+async fn record_issue(
+    conn: &mut PgConnection,
+    order: &Locked,
+    payment: &Captured<'_>,
+    amount: i64,
+    kind: IssueKind,
+    source: Source,
+) -> Result<(), sqlx::Error> {
+    // The payment is money received: payment_status follows Σ records, the order status stays.
+    let paid: i64 =
+        sqlx::query_scalar("SELECT (COALESCE(SUM(amount), 0) * 100)::bigint FROM payment_record WHERE order_id = $1")
+            .bind(order.id)
+            .fetch_one(&mut *conn)
+            .await?;
+    sqlx::query("UPDATE orders SET payment_status = $2, updated_at = now() WHERE id = $1")
+        .bind(order.id)
+        .bind(PaymentStatus::from_paid(paid, order.total).as_str())
+        .execute(&mut *conn)
+        .await?;
+    let inserted = sqlx::query(
+        "INSERT INTO payment_issue (order_id, razorpay_payment_id, kind, amount, detected_by, details)
+         VALUES ($1, $2, $3, $4::numeric / 100, $5, $6)
+         ON CONFLICT (razorpay_payment_id, kind) DO NOTHING",
+    )
+    .bind(order.id)
+    .bind(payment.payment_id)
+    .bind(kind.as_str())
+    .bind(amount)
+    .bind(source.as_str())
+    .bind(json!({"order_status": order.status, "order_total": Money(order.total).to_string()}))
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        let why = match kind {
+            IssueKind::CancelledOrder => "the order is cancelled".to_string(),
+            IssueKind::AmountMismatch => {
+                format!("the amount ₹{} differs from the total ₹{}", Money(amount), Money(order.total))
+            }
+            IssueKind::DuplicatePayment => "the order was already paid".to_string(),
+        };
+        notify_admins(
+            conn,
+            "payment_issue",
+            "Payment Needs Review",
+            &format!(
+                "Payment {} of ₹{} for order {} was recorded but not applied: {why}.",
+                payment.payment_id,
+                Money(amount),
+                order.order_number
+            ),
+            Some(order.id),
+        )
+        .await?;
+        tracing::warn!(
+            order_id = order.id,
+            payment_id = payment.payment_id,
+            kind = kind.as_str(),
+            "payment issue recorded"
+        );
+    }
+    Ok(())
+}
+
+/// What a webhook delivery did (stored as the event's outcome).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    /// This event id was handled before.
+    Duplicate,
+    /// Handled; a short description.
+    Handled(String),
+}
+
+/// Handles one verified webhook delivery: stores the event id (unique) and applies it in the same
+/// transaction, so a crash never leaves an event marked seen but not applied.
+pub async fn handle_webhook(
+    pool: &PgPool,
+    event_id: &str,
+    event: &Value,
+    invoice_prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<WebhookOutcome, sqlx::Error> {
+    let name = event["event"].as_str().unwrap_or("").chars().take(60).collect::<String>();
+    let mut tx = pool.begin().await?;
+    let stored: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO payment_event (event_id, event, payload) VALUES ($1, $2, $3)
+         ON CONFLICT (event_id) DO NOTHING RETURNING id",
+    )
+    .bind(event_id)
+    .bind(&name)
+    .bind(event)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = stored else { return Ok(WebhookOutcome::Duplicate) };
+    let payment = &event["payload"]["payment"]["entity"];
+    let outcome = match name.as_str() {
+        "payment.captured" | "order.paid" => {
+            match (payment["order_id"].as_str(), payment["id"].as_str(), payment["amount"].as_i64()) {
+                (Some(order_id), Some(payment_id), amount) => {
+                    let captured = Captured { razorpay_order_id: order_id, payment_id, amount, signature: None };
+                    match apply_captured(&mut tx, &captured, Source::Webhook, invoice_prefix, now).await? {
+                        Applied::Paid { invoice_number } => format!("paid, invoice {invoice_number}"),
+                        Applied::AlreadyApplied { .. } => "already applied".into(),
+                        Applied::Issue(kind) => format!("issue: {}", kind.as_str()),
+                        Applied::UnknownOrder => "unknown order".into(),
+                    }
+                }
+                _ => "payment without order id".into(),
+            }
+        }
+        "payment.failed" => {
+            let code = payment["error_code"].as_str().unwrap_or("");
+            let text = payment["error_description"].as_str().unwrap_or("");
+            tracing::info!(payment_id = payment["id"].as_str().unwrap_or(""), code, text, "payment failed");
+            format!("payment failed: {code} {text}")
+        }
+        "refund.processed" | "refund.failed" => {
+            let refund = &event["payload"]["refund"]["entity"];
+            match refund["id"].as_str() {
+                Some(id) => {
+                    let status = if name == "refund.processed" { "processed" } else { "failed" };
+                    match super::refunds::settle(&mut tx, id, status, now).await? {
+                        true => format!("refund {status}"),
+                        false => "refund unknown or settled".into(),
+                    }
+                }
+                None => "refund without id".into(),
+            }
+        }
+        _ => "ignored".into(),
+    };
+    let outcome: String = outcome.chars().take(200).collect();
+    sqlx::query("UPDATE payment_event SET outcome = $2 WHERE id = $1")
+        .bind(row)
+        .bind(&outcome)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(WebhookOutcome::Handled(outcome))
+}

@@ -1,0 +1,320 @@
+//! Refunds (API.md §9.4): through Razorpay (pending until the webhook or the sweep settles them)
+//! or offline (processed at once). Pending and processed refunds both count against what can
+//! still be refunded; processed refunds equal to the paid amount set payment_status `refunded`.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::{PgConnection, PgPool};
+
+use crate::razorpay::{Razorpay, RazorpayError};
+
+/// How the money goes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Razorpay refunds API.
+    Razorpay,
+    /// Paid back outside the service (cash, bank transfer).
+    Manual,
+}
+
+impl Method {
+    /// Stored value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Razorpay => "razorpay",
+            Method::Manual => "manual",
+        }
+    }
+
+    /// Parses `razorpay` / `manual`.
+    pub fn parse(value: &str) -> Option<Method> {
+        match value {
+            "razorpay" => Some(Method::Razorpay),
+            "manual" => Some(Method::Manual),
+            _ => None,
+        }
+    }
+}
+
+/// A refund row; amount in paise.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Refund {
+    /// Id.
+    pub id: i64,
+    /// Order.
+    pub order_id: i64,
+    /// Amount.
+    pub amount: i64,
+    /// `razorpay` or `manual`.
+    pub method: String,
+    /// The refunded Razorpay payment.
+    pub razorpay_payment_id: Option<String>,
+    /// `rfnd_…` once Razorpay accepted it.
+    pub razorpay_refund_id: Option<String>,
+    /// Sent as `X-Refund-Idempotency`.
+    pub idempotency_key: String,
+    /// pending, processed, failed.
+    pub status: String,
+    /// Why.
+    pub reason: String,
+    /// Why Razorpay failed it.
+    pub failure_reason: String,
+    /// Admin who asked.
+    pub created_by_id: Option<i64>,
+    /// Asked at.
+    pub created_at: DateTime<Utc>,
+    /// Settled at.
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, order_id, (amount * 100)::bigint AS amount, method, razorpay_payment_id, razorpay_refund_id,
+    idempotency_key, status, reason, failure_reason, created_by_id, created_at, processed_at";
+
+/// Why a refund was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RefundError {
+    /// No such order.
+    #[error("order not found")]
+    NotFound,
+    /// Everything paid is refunded or being refunded.
+    #[error("nothing to refund")]
+    NothingToRefund,
+    /// More than can be refunded.
+    #[error("amount exceeds the refundable {refundable}")]
+    AmountExceedsRefundable {
+        /// Paise still refundable.
+        refundable: i64,
+    },
+    /// A Razorpay refund was asked for an order without a Razorpay payment, or Razorpay is off.
+    #[error("no razorpay payment to refund")]
+    NoRazorpayPayment,
+    /// Razorpay refused; the refund is stored as failed.
+    #[error("razorpay refused the refund: {0}")]
+    Rejected(String, Box<Refund>),
+    /// Database failure.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// A refund request.
+#[derive(Debug, Clone)]
+pub struct RefundRequest {
+    /// Paise; `None` = all refundable.
+    pub amount: Option<i64>,
+    /// Why.
+    pub reason: String,
+    /// `None`: Razorpay when the order was paid through Razorpay, else manual.
+    pub method: Option<Method>,
+    /// Admin.
+    pub actor: i64,
+}
+
+/// The refunds of an order, newest first.
+pub async fn list(pool: &PgPool, order_id: i64) -> Result<Vec<Refund>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM refund WHERE order_id = $1 ORDER BY created_at DESC, id DESC"
+    )))
+    .bind(order_id)
+    .fetch_all(pool)
+    .await
+}
+
+async fn get(conn: &mut PgConnection, id: i64) -> Result<Refund, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM refund WHERE id = $1")))
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Sets payment_status `refunded` when processed refunds reach the paid amount.
+async fn recompute(conn: &mut PgConnection, order_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE orders o SET payment_status = 'refunded', updated_at = now()
+         WHERE o.id = $1 AND o.payment_status <> 'refunded'
+           AND (SELECT COALESCE(SUM(amount), 0) FROM payment_record WHERE order_id = o.id) > 0
+           AND (SELECT COALESCE(SUM(amount), 0) FROM refund WHERE order_id = o.id AND status = 'processed')
+               >= (SELECT COALESCE(SUM(amount), 0) FROM payment_record WHERE order_id = o.id)",
+    )
+    .bind(order_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Settles a pending Razorpay refund (`processed` or `failed`); `false` when unknown or settled.
+pub async fn settle(
+    conn: &mut PgConnection,
+    razorpay_refund_id: &str,
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let order_id: Option<i64> = sqlx::query_scalar(
+        "UPDATE refund SET status = $2, processed_at = CASE WHEN $2 = 'processed' THEN $3 ELSE processed_at END
+         WHERE razorpay_refund_id = $1 AND status = 'pending' RETURNING order_id",
+    )
+    .bind(razorpay_refund_id)
+    .bind(status)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(order_id) = order_id else { return Ok(false) };
+    if status == "processed" {
+        recompute(conn, order_id).await?;
+    }
+    Ok(true)
+}
+
+/// Creates a refund. Manual refunds are processed at once. Razorpay refunds are committed as
+/// pending first, then sent with their idempotency key; if Razorpay cannot be reached the refund
+/// stays pending and the sweep sends it again with the same key.
+pub async fn create(
+    pool: &PgPool,
+    razorpay: Option<&Razorpay>,
+    order_id: i64,
+    req: &RefundRequest,
+    now: DateTime<Utc>,
+) -> Result<Refund, RefundError> {
+    let mut tx = pool.begin().await?;
+    let order: Option<(Option<String>, i64, i64)> = sqlx::query_as(
+        "SELECT o.razorpay_payment_id,
+                (SELECT (COALESCE(SUM(amount), 0) * 100)::bigint FROM payment_record WHERE order_id = o.id),
+                (SELECT (COALESCE(SUM(amount), 0) * 100)::bigint FROM refund
+                 WHERE order_id = o.id AND status IN ('pending', 'processed'))
+         FROM orders o WHERE o.id = $1 FOR UPDATE",
+    )
+    .bind(order_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((payment_id, paid, committed)) = order else { return Err(RefundError::NotFound) };
+    let refundable = paid - committed;
+    if refundable <= 0 {
+        return Err(RefundError::NothingToRefund);
+    }
+    let amount = req.amount.unwrap_or(refundable);
+    if amount > refundable {
+        return Err(RefundError::AmountExceedsRefundable { refundable });
+    }
+    let method = match req.method {
+        Some(m) => m,
+        None if payment_id.is_some() && razorpay.is_some() => Method::Razorpay,
+        None => Method::Manual,
+    };
+    let (payment_id, rzp) = match (method, payment_id, razorpay) {
+        (Method::Razorpay, Some(p), Some(r)) => (Some(p), Some(r)),
+        (Method::Razorpay, _, _) => return Err(RefundError::NoRazorpayPayment),
+        (Method::Manual, _, _) => (None, None),
+    };
+    let key = format!("ec-refund-{}", uuid::Uuid::new_v4().simple());
+    let status = if method == Method::Manual { "processed" } else { "pending" };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO refund (order_id, amount, method, razorpay_payment_id, idempotency_key, status, reason,
+                             created_by_id, created_at, processed_at)
+         VALUES ($1, $2::numeric / 100, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $6 = 'processed' THEN $9 END)
+         RETURNING id",
+    )
+    .bind(order_id)
+    .bind(amount)
+    .bind(method.as_str())
+    .bind(&payment_id)
+    .bind(&key)
+    .bind(status)
+    .bind(&req.reason)
+    .bind(req.actor)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    if method == Method::Manual {
+        recompute(&mut tx, order_id).await?;
+    }
+    tx.commit().await?;
+    let (Some(rzp), Some(payment_id)) = (rzp, payment_id) else {
+        let mut conn = pool.acquire().await?;
+        return Ok(get(&mut conn, id).await?);
+    };
+    send(pool, rzp, id, &payment_id, amount, &key, now).await
+}
+
+/// Sends a pending Razorpay refund (again): the idempotency key makes repeats safe.
+async fn send(
+    pool: &PgPool,
+    rzp: &Razorpay,
+    id: i64,
+    payment_id: &str,
+    amount: i64,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Refund, RefundError> {
+    let result = rzp.refund(payment_id, amount, key, json!({"refund_id": id.to_string()})).await;
+    let mut tx = pool.begin().await?;
+    match result {
+        Ok(r) => {
+            sqlx::query("UPDATE refund SET razorpay_refund_id = $2 WHERE id = $1 AND razorpay_refund_id IS NULL")
+                .bind(id)
+                .bind(&r.id)
+                .execute(&mut *tx)
+                .await?;
+            if r.status == "processed" || r.status == "failed" {
+                settle(&mut tx, &r.id, &r.status, now).await?;
+            }
+            tx.commit().await?;
+            let mut conn = pool.acquire().await?;
+            Ok(get(&mut conn, id).await?)
+        }
+        Err(RazorpayError::Rejected { description, .. }) => {
+            let reason: String = description.chars().take(500).collect();
+            sqlx::query(
+                "UPDATE refund SET status = 'failed', failure_reason = $2 WHERE id = $1 AND status = 'pending'",
+            )
+            .bind(id)
+            .bind(&reason)
+            .execute(&mut *tx)
+            .await?;
+            let row = get(&mut tx, id).await?;
+            tx.commit().await?;
+            Err(RefundError::Rejected(reason, Box::new(row)))
+        }
+        Err(e) => {
+            tracing::warn!(refund_id = id, error = %e, "refund left pending for the sweep");
+            let row = get(&mut tx, id).await?;
+            tx.commit().await?;
+            Ok(row)
+        }
+    }
+}
+
+/// id, payment id, Razorpay refund id, paise, idempotency key.
+type PendingRow = (i64, Option<String>, Option<String>, i64, String);
+
+/// Settles or re-sends pending Razorpay refunds (the sweep); returns how many changed.
+pub async fn sync_pending(pool: &PgPool, rzp: &Razorpay, now: DateTime<Utc>, limit: i64) -> Result<usize, sqlx::Error> {
+    let pending: Vec<PendingRow> = sqlx::query_as(
+        "SELECT id, razorpay_payment_id, razorpay_refund_id, (amount * 100)::bigint, idempotency_key FROM refund
+         WHERE status = 'pending' AND method = 'razorpay' ORDER BY created_at LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let mut changed = 0;
+    for (id, payment_id, refund_id, amount, key) in pending {
+        match (refund_id, payment_id) {
+            (Some(refund_id), _) => match rzp.fetch_refund(&refund_id).await {
+                Ok(r) if r.status == "processed" || r.status == "failed" => {
+                    let mut tx = pool.begin().await?;
+                    changed += usize::from(settle(&mut tx, &refund_id, &r.status, now).await?);
+                    tx.commit().await?;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(refund_id = id, error = %e, "refund status fetch failed"),
+            },
+            (None, Some(payment_id)) => match send(pool, rzp, id, &payment_id, amount, &key, now).await {
+                Ok(r) if r.razorpay_refund_id.is_some() => changed += 1,
+                Ok(_) => {}
+                Err(RefundError::Rejected(..)) => changed += 1,
+                Err(RefundError::Database(e)) => return Err(e),
+                Err(e) => tracing::warn!(refund_id = id, error = %e, "refund resend failed"),
+            },
+            (None, None) => {}
+        }
+    }
+    Ok(changed)
+}
