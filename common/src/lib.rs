@@ -14,6 +14,7 @@ pub mod kv;
 pub mod mail;
 pub mod media;
 pub mod money;
+pub mod notifications;
 pub mod orders;
 pub mod process;
 pub mod ratelimit;

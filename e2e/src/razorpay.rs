@@ -572,6 +572,11 @@ fn route_matches(pattern: &str, request: &str) -> bool {
 impl FakeRazorpay {
     /// Starts the fake with [`KEY_ID`], [`KEY_SECRET`] and [`WEBHOOK_SECRET`].
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    /// Starts the fake on a given address (the benchmark runs it on a fixed port).
+    pub async fn start_on(addr: &str) -> Self {
         let state = FakeState {
             key_id: KEY_ID.to_string(),
             key_secret: KEY_SECRET.to_string(),
@@ -598,7 +603,7 @@ impl FakeRazorpay {
             .method_not_allowed_fallback(unknown_route)
             .layer(middleware::from_fn_with_state(state.clone(), guard))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -2,16 +2,21 @@
 
 pub mod admin_checklists;
 pub mod admin_images;
+pub mod admin_orders;
 pub mod admin_products;
 pub mod admin_resource_fields;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
+pub mod desk;
+pub mod desk_tools;
 pub mod dto;
 pub mod fields;
 pub mod health;
+pub mod notifications;
 pub mod orders;
 pub mod refunds;
+pub mod staff_checklist;
 pub mod users;
 
 use std::sync::Arc;
@@ -42,9 +47,13 @@ pub fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
         .merge(cart::router())
         .merge(orders::router())
         .merge(refunds::router())
+        .merge(admin_orders::router())
+        .merge(desk_tools::router())
+        .merge(staff_checklist::router())
         .merge(admin_images::router())
         .merge(admin_checklists::router())
         .merge(admin_resource_fields::router())
+        .merge(notifications::router())
         .split_for_parts();
     let (public, public_doc) = health::public_router().merge(crate::metrics::router()).split_for_parts();
     doc.merge(public_doc);

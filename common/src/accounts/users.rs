@@ -147,6 +147,15 @@ pub async fn find(pool: &PgPool, id: i64) -> Result<Option<User>, sqlx::Error> {
         .await
 }
 
+/// Loads several accounts by id.
+pub async fn find_many(pool: &PgPool, ids: &[i64]) -> Result<std::collections::HashMap<i64, User>, sqlx::Error> {
+    let rows = sqlx::query_as::<_, User>(AssertSqlSafe(format!("SELECT {COLUMNS} FROM users WHERE id = ANY($1)")))
+        .bind(ids)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(|u| (u.id, u)).collect())
+}
+
 /// Loads the account an access token names, with whether the token's session (refresh family)
 /// is still open; one query per authenticated request.
 pub async fn find_for_token(pool: &PgPool, id: i64, sid: Option<Uuid>) -> Result<Option<(User, bool)>, sqlx::Error> {

@@ -2,7 +2,9 @@
 //! and the reconciliation sweep. Every status change goes through [`set_status`], which writes
 //! the status-history row.
 
+pub mod admin;
 pub mod billing;
+pub mod checklist;
 pub mod create;
 pub mod payments;
 pub mod reconcile;
