@@ -177,21 +177,15 @@ pub async fn apply_captured(
         return Ok(Applied::Issue(kind));
     }
 
-    let invoice_number = match &order.invoice_number {
-        Some(n) => n.clone(),
-        None => allocate_invoice_number(conn, invoice_prefix, now).await?,
-    };
     sqlx::query(
         "UPDATE orders SET razorpay_payment_id = $2, razorpay_signature = COALESCE($3, razorpay_signature),
-                payment_completed_at = $4, payment_status = 'paid', invoice_number = $5,
-                invoice_date = COALESCE(invoice_date, $4), updated_at = now()
+                payment_completed_at = $4, payment_status = 'paid', updated_at = now()
          WHERE id = $1",
     )
     .bind(order.id)
     .bind(payment.payment_id)
     .bind(payment.signature)
     .bind(now)
-    .bind(&invoice_number)
     .execute(&mut *conn)
     .await?;
     // A payment only moves an order forward: from pending_payment to pending_resources.
@@ -207,26 +201,45 @@ pub async fn apply_captured(
         )
         .await?;
     }
-    sqlx::query(
-        "INSERT INTO payment_history (order_id, payment_method, transaction_id, amount, currency, status, payment_date,
+    let metadata = json!({
+        "razorpay_order_id": payment.razorpay_order_id,
+        "razorpay_signature": payment.signature,
+        "source": source.as_str(),
+    });
+    // Last statement before the commit: the invoice counter row is locked from here to the
+    // commit, so concurrent payments wait on it as briefly as possible.
+    let fy = FinancialYear::of(now);
+    let series = format!("{invoice_prefix}/{}/", fy.label());
+    let invoice_number: String = sqlx::query_scalar(
+        "WITH seq AS (
+             INSERT INTO invoice_counter (fy_start_year, last_seq)
+             SELECT $6, 1 WHERE $7::text IS NULL
+             ON CONFLICT (fy_start_year) DO UPDATE SET last_seq = invoice_counter.last_seq + 1
+             RETURNING last_seq),
+         num AS (
+             SELECT COALESCE($7, (SELECT $8 || CASE WHEN last_seq < 100000 THEN lpad(last_seq::text, 5, '0')
+                                                      ELSE last_seq::text END FROM seq)) AS n),
+         upd AS (
+             UPDATE orders SET invoice_number = (SELECT n FROM num), invoice_date = COALESCE(invoice_date, $4)
+             WHERE id = $1)
+         INSERT INTO payment_history (order_id, payment_method, transaction_id, amount, currency, status, payment_date,
                                       invoice_number, metadata)
-         VALUES ($1, 'Razorpay', $2, $3::numeric / 100, 'INR', 'completed', $4, $5, $6)
+         SELECT $1, 'Razorpay', $2, $3::numeric / 100, 'INR', 'completed', $4, (SELECT n FROM num), $5
          ON CONFLICT (order_id) DO UPDATE SET payment_method = EXCLUDED.payment_method,
              transaction_id = EXCLUDED.transaction_id, amount = EXCLUDED.amount, status = 'completed',
              payment_date = EXCLUDED.payment_date, invoice_number = EXCLUDED.invoice_number,
-             metadata = EXCLUDED.metadata, updated_at = now()",
+             metadata = EXCLUDED.metadata, updated_at = now()
+         RETURNING invoice_number",
     )
     .bind(order.id)
     .bind(payment.payment_id)
     .bind(amount)
     .bind(now)
-    .bind(&invoice_number)
-    .bind(json!({
-        "razorpay_order_id": payment.razorpay_order_id,
-        "razorpay_signature": payment.signature,
-        "source": source.as_str(),
-    }))
-    .execute(&mut *conn)
+    .bind(metadata)
+    .bind(fy.start_year)
+    .bind(order.invoice_number.as_deref())
+    .bind(&series)
+    .fetch_one(&mut *conn)
     .await?;
     tracing::info!(
         order_id = order.id,

@@ -285,4 +285,19 @@ async fn twenty_concurrent_payments_get_consecutive_invoice_numbers_and_the_seri
         .await
         .unwrap();
     assert_eq!(body["invoice_number"], "ECT/27-28/00001");
+
+    // Past five digits the sequence keeps all its digits.
+    sqlx::query("UPDATE invoice_counter SET last_seq = 99999 WHERE fy_start_year = 2027")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (id, rzp_order) = ids(&place(&app, &token).await);
+    let payment = fake.capture_payment(&rzp_order, None);
+    let body: Value = app
+        .post(&format!("/api/orders/{id}/payment-success/"), &callback(&fake, &rzp_order, &payment), Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["invoice_number"], "ECT/27-28/100000");
 }
