@@ -29,6 +29,8 @@ pub const THUMBNAIL_TRANSFORMATION: &str = "c_fill,f_auto,g_auto,h_300,q_auto,w_
 pub const IMAGE_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "gif"];
 /// Directory (under `MEDIA_DIR`) of uploads not yet stored by the worker.
 pub const STAGING_DIR: &str = "staging";
+/// Directory (under `MEDIA_DIR`) of stored payment proofs.
+pub const PROOFS_DIR: &str = "payment_proofs";
 /// Directory (under `MEDIA_DIR`) of stored product images.
 pub const PRODUCTS_DIR: &str = "products";
 /// Directory (under `MEDIA_DIR`) of product thumbnails.
@@ -196,7 +198,7 @@ pub fn random_name(kind: ImageKind) -> String {
 /// `None`.
 pub fn resolve_media_path(media_dir: &Path, rel: &str) -> Option<PathBuf> {
     let (dir, name) = rel.rsplit_once('/')?;
-    if ![STAGING_DIR, PRODUCTS_DIR, THUMBS_DIR].contains(&dir) {
+    if ![STAGING_DIR, PRODUCTS_DIR, THUMBS_DIR, PROOFS_DIR].contains(&dir) {
         return None;
     }
     let (stem, ext) = name.split_once('.')?;
@@ -348,7 +350,11 @@ impl Cloudinary {
     }
 
     fn endpoint(&self, action: &str) -> String {
-        format!("{}/v1_1/{}/image/{action}", self.api_base, self.creds.cloud_name)
+        self.endpoint_for("image", action)
+    }
+
+    fn endpoint_for(&self, resource_type: &str, action: &str) -> String {
+        format!("{}/v1_1/{}/{resource_type}/{action}", self.api_base, self.creds.cloud_name)
     }
 
     fn signed(&self, params: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -380,12 +386,27 @@ impl Cloudinary {
 
     /// Uploads an image under `public_id` (overwriting, so a retried upload is the same asset).
     pub async fn upload(&self, bytes: Vec<u8>, file_name: &str, public_id: &str) -> Result<Uploaded, MediaError> {
+        self.upload_to("image", bytes, file_name, public_id).await
+    }
+
+    /// Uploads a document (`raw/upload`; the public id keeps the file's extension).
+    pub async fn upload_raw(&self, bytes: Vec<u8>, file_name: &str, public_id: &str) -> Result<Uploaded, MediaError> {
+        self.upload_to("raw", bytes, file_name, public_id).await
+    }
+
+    async fn upload_to(
+        &self,
+        resource_type: &str,
+        bytes: Vec<u8>,
+        file_name: &str,
+        public_id: &str,
+    ) -> Result<Uploaded, MediaError> {
         let mut form = reqwest::multipart::Form::new();
         for (k, v) in self.signed(&[("public_id", public_id), ("overwrite", "true")]) {
             form = form.text(k, v);
         }
         form = form.part("file", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
-        let body = self.send(self.http.post(self.endpoint("upload")).multipart(form)).await?;
+        let body = self.send(self.http.post(self.endpoint_for(resource_type, "upload")).multipart(form)).await?;
         serde_json::from_value(body).map_err(|e| MediaError::Rejected(format!("unexpected upload answer: {e}")))
     }
 

@@ -107,7 +107,16 @@ fn format_of(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-async fn upload(State(state): State<FakeState>, Path(cloud): Path<String>, mut form: Multipart) -> Response {
+async fn upload(State(state): State<FakeState>, Path(cloud): Path<String>, form: Multipart) -> Response {
+    store_upload(state, cloud, form, false).await
+}
+
+/// `raw/upload`: any bytes (documents); the public id keeps its extension, as Cloudinary's does.
+async fn upload_raw(State(state): State<FakeState>, Path(cloud): Path<String>, form: Multipart) -> Response {
+    store_upload(state, cloud, form, true).await
+}
+
+async fn store_upload(state: FakeState, cloud: String, mut form: Multipart, raw: bool) -> Response {
     state.inner.lock().unwrap().upload_calls += 1;
     let mut params = BTreeMap::new();
     let mut file: Option<Vec<u8>> = None;
@@ -132,8 +141,10 @@ async fn upload(State(state): State<FakeState>, Path(cloud): Path<String>, mut f
     let Some(bytes) = file else {
         return error(StatusCode::BAD_REQUEST, "Missing required parameter - file");
     };
-    let Some(format) = format_of(&bytes) else {
-        return error(StatusCode::BAD_REQUEST, "Invalid image file");
+    let format = match (format_of(&bytes), raw) {
+        (Some(f), false) => f,
+        (None, false) => return error(StatusCode::BAD_REQUEST, "Invalid image file"),
+        (_, true) => "",
     };
     let public_id = params
         .get("public_id")
@@ -141,7 +152,11 @@ async fn upload(State(state): State<FakeState>, Path(cloud): Path<String>, mut f
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..20].to_string());
     let version = chrono::Utc::now().timestamp();
-    let secure_url = format!("https://res.cloudinary.com/{}/image/upload/v{version}/{public_id}.{format}", state.cloud);
+    let secure_url = if raw {
+        format!("https://res.cloudinary.com/{}/raw/upload/v{version}/{public_id}", state.cloud)
+    } else {
+        format!("https://res.cloudinary.com/{}/image/upload/v{version}/{public_id}.{format}", state.cloud)
+    };
     let size = bytes.len();
     state
         .inner
@@ -155,7 +170,7 @@ async fn upload(State(state): State<FakeState>, Path(cloud): Path<String>, mut f
         "version": version,
         "signature": expected_signature(&BTreeMap::from([("public_id".to_string(), public_id.clone()), ("version".to_string(), version.to_string())]), &state.api_secret),
         "format": format,
-        "resource_type": "image",
+        "resource_type": if raw { "raw" } else { "image" },
         "created_at": chrono::Utc::now().to_rfc3339(),
         "bytes": size,
         "type": "upload",
@@ -195,6 +210,7 @@ impl FakeCloudinary {
         };
         let app = Router::new()
             .route("/v1_1/{cloud}/image/upload", post(upload))
+            .route("/v1_1/{cloud}/raw/upload", post(upload_raw))
             .route("/v1_1/{cloud}/image/destroy", post(destroy))
             .layer(DefaultBodyLimit::max(20 * 1024 * 1024))
             .with_state(state.clone());

@@ -85,6 +85,7 @@ async fn dispatch(ctx: &WorkerContext, job: &ClaimedJob) -> Result<(), JobError>
         jobs::PruneExpired::KIND => maintenance::prune(ctx, decode(job)?).await,
         jobs::StoreProductImage::KIND => media::store(ctx, decode(job)?).await,
         jobs::DeleteStoredMedia::KIND => media::delete(ctx, decode(job)?).await,
+        jobs::StorePaymentProof::KIND => media::store_proof(ctx, decode(job)?).await,
         jobs::ReconcilePayments::KIND => payments::reconcile(ctx, decode(job)?).await,
         other => Err(JobError::Unrunnable(format!("no handler for job kind `{other}`"))),
     }

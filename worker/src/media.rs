@@ -12,8 +12,9 @@ use std::io::ErrorKind;
 use std::path::Path;
 
 use common::catalog::images;
-use common::jobs::{DeleteStoredMedia, StoreProductImage};
+use common::jobs::{DeleteStoredMedia, StorePaymentProof, StoreProductImage};
 use common::media::{self, Cloudinary, MediaError};
+use common::orders::admin;
 
 use crate::{JobError, WorkerContext};
 
@@ -135,6 +136,52 @@ pub async fn delete(ctx: &WorkerContext, job: DeleteStoredMedia) -> Result<(), J
             let existed = cloud.destroy(public_id).await.map_err(media_error)?;
             tracing::info!(public_id = %public_id, existed, "Cloudinary asset destroyed");
         }
+    }
+    Ok(())
+}
+
+/// Stores one staged payment proof: Cloudinary (images as images, PDFs as raw files) or
+/// `MEDIA_DIR/payment_proofs`, then points the record at it.
+pub async fn store_proof(ctx: &WorkerContext, job: StorePaymentProof) -> Result<(), JobError> {
+    let Some(Some(staged)) = admin::proof_of(&ctx.pool, job.record_id).await? else {
+        return Ok(());
+    };
+    if !staged.starts_with(&format!("{}/", media::STAGING_DIR)) {
+        return Ok(());
+    }
+    let staged_path = media::resolve_media_path(&ctx.cfg.media_dir, &staged)
+        .ok_or_else(|| JobError::Permanent(format!("staged path `{staged}` is not one of ours")))?;
+    let name = staged.rsplit('/').next().unwrap_or_default().to_string();
+    let bytes = match tokio::fs::read(&staged_path).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Err(JobError::Permanent(format!("staged file `{staged}` is missing")));
+        }
+        Err(e) => return Err(io_error("read staged proof", e)),
+    };
+    let stored = match Cloudinary::from_config(&ctx.cfg).map_err(media_error)? {
+        Some(cloud) => {
+            let stem = name.split('.').next().unwrap_or_default();
+            let uploaded = if name.ends_with(".pdf") {
+                // Raw public ids keep their extension.
+                cloud.upload_raw(bytes, &name, &format!("{}/{name}", media::PROOFS_DIR)).await
+            } else {
+                cloud.upload(bytes, &name, &format!("{}/{stem}", media::PROOFS_DIR)).await
+            }
+            .map_err(media_error)?;
+            uploaded.secure_url
+        }
+        None => {
+            let rel = format!("{}/{name}", media::PROOFS_DIR);
+            let path = media::resolve_media_path(&ctx.cfg.media_dir, &rel)
+                .ok_or_else(|| JobError::Permanent(format!("cannot derive a stored name from `{staged}`")))?;
+            write_atomic(&path, &bytes).await?;
+            rel
+        }
+    };
+    if admin::finish_proof(&ctx.pool, job.record_id, &staged, &stored).await? {
+        remove_if_present(&staged_path).await?;
+        tracing::info!(record_id = job.record_id, proof = %stored, "payment proof stored");
     }
     Ok(())
 }

@@ -231,7 +231,8 @@ async fn store_proof(state: &AppState, file_name: &str, bytes: &[u8]) -> Result<
     if ext == "pdf" && !lower.ends_with(".pdf") {
         return Err("The file's content does not match its extension.".into());
     }
-    let rel = format!("payment_proofs/{}.{ext}", uuid::Uuid::new_v4().simple());
+    // Staged here; the media worker stores it (Cloudinary or MEDIA_DIR/payment_proofs).
+    let rel = format!("{}/{}.{ext}", common::media::STAGING_DIR, uuid::Uuid::new_v4().simple());
     let path = state.cfg.media_dir.join(&rel);
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir).await.map_err(|e| format!("storage: {e}"))?;

@@ -78,3 +78,18 @@ impl Job for ReconcilePayments {
     const QUEUE: Queue = Queue::Payments;
     const MAX_ATTEMPTS: i32 = 3;
 }
+
+/// Stores a staged payment proof (Cloudinary, images as images and PDFs as raw files, or local
+/// disk under `MEDIA_DIR/payment_proofs`) and points its payment record at it. Idempotent: a
+/// record no longer pointing at `staging/` is done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StorePaymentProof {
+    /// `payment_record.id`.
+    pub record_id: i64,
+}
+
+impl Job for StorePaymentProof {
+    const KIND: &'static str = "store_payment_proof";
+    const QUEUE: Queue = Queue::Media;
+    const MAX_ATTEMPTS: i32 = 8;
+}

@@ -410,6 +410,9 @@ pub async fn record_payment(
     let mut tx = pool.begin().await?;
     let order = lock(&mut tx, id).await?.ok_or(DeskError::NotFound)?;
     let record_id = insert_record(&mut tx, id, p, Some(actor), now).await?;
+    if p.proof.as_deref().is_some_and(|proof| proof.starts_with(&format!("{}/", crate::media::STAGING_DIR))) {
+        crate::jobs::enqueue(&mut tx, &crate::jobs::StorePaymentProof { record_id }, None).await?;
+    }
     let paid: i64 =
         sqlx::query_scalar("SELECT (COALESCE(SUM(amount), 0) * 100)::bigint FROM payment_record WHERE order_id = $1")
             .bind(id)
@@ -455,6 +458,25 @@ async fn insert_record(
     .bind(&p.notes)
     .fetch_one(conn)
     .await
+}
+
+/// The stored proof of a record, if any.
+pub async fn proof_of(pool: &PgPool, record_id: i64) -> Result<Option<Option<String>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT payment_proof FROM payment_record WHERE id = $1")
+        .bind(record_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Points a record at its stored proof, if it still points at the staged file.
+pub async fn finish_proof(pool: &PgPool, record_id: i64, staged: &str, stored: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE payment_record SET payment_proof = $3 WHERE id = $1 AND payment_proof = $2")
+        .bind(record_id)
+        .bind(staged)
+        .bind(stored)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// A PaymentRecord row; amount in paise.

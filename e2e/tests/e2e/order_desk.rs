@@ -183,7 +183,8 @@ async fn manual_orders_find_or_create_the_customer_and_record_the_first_payment(
 
 #[tokio::test]
 async fn record_payment_recomputes_the_payment_status() {
-    let app = TestAppBuilder::new().spawn().await;
+    let media = std::env::temp_dir().join(format!("ec-media-{}", uuid::Uuid::new_v4().simple()));
+    let app = TestAppBuilder::new().var("MEDIA_DIR", media.display().to_string()).with_worker().spawn().await;
     let (_, admin) = app.user_token("boss", "admin").await;
     let (_, token) = app.user_token("buyer", "user").await;
     let id = place(&app, &token).await["order_id"].as_i64().unwrap(); // ₹4999.00, pending_payment
@@ -229,8 +230,24 @@ async fn record_payment_recomputes_the_payment_status() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["fully_paid"], true);
     assert_eq!(body["balance"], json!(0.0));
-    let proof = body["payment"]["payment_proof"].as_str().unwrap();
-    assert!(proof.starts_with("http://127.0.0.1:8080/media/payment_proofs/") && proof.ends_with(".png"), "{proof}");
+    let staged = body["payment"]["payment_proof"].as_str().unwrap();
+    assert!(staged.starts_with("http://127.0.0.1:8080/media/staging/") && staged.ends_with(".png"), "{staged}");
+    // The media worker stores it under MEDIA_DIR/payment_proofs.
+    let record = body["payment"]["id"].as_i64().unwrap();
+    let stored = app
+        .eventually(std::time::Duration::from_secs(10), || async {
+            let p: Option<String> = sqlx::query_scalar("SELECT payment_proof FROM payment_record WHERE id = $1")
+                .bind(record)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+            p.filter(|p| p.starts_with("payment_proofs/"))
+        })
+        .await
+        .expect("proof stored");
+    assert!(media.join(&stored).is_file());
+    let name = stored.rsplit('/').next().unwrap();
+    assert!(!media.join("staging").join(name).exists(), "staged copy removed");
     let detail: Value = app.get(&format!("/api/admin/orders/{id}/"), Some(&admin)).await.json().await.unwrap();
     assert_eq!(detail["payment_status"], "paid");
     assert_eq!(detail["status"], "pending_resources");
@@ -554,4 +571,102 @@ async fn billing_can_change_until_the_invoice_is_numbered() {
     let res = app.send(Method::PATCH, &path, &json!({"billing_name": "Late"}), Some(&admin)).await;
     assert_eq!(res.status(), 409);
     assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "invoice_issued");
+}
+
+#[tokio::test]
+async fn manual_order_payments_recompute_through_unpaid_partial_paid_and_overwrite_refunded() {
+    let app = TestAppBuilder::new().spawn().await;
+    let (_, admin) = app.user_token("boss", "admin").await;
+    let pkg = product(&app, "package", "Kit", "3000.00", "18").await;
+    let manual = |status: &str| {
+        json!({"customer": {"name": "Asha", "phone": "9876543210"}, "items": [{"product_type": "package", "product_id": pkg}],
+               "order_source": "walk_in", "payment_status": status})
+    };
+    let res = app.post("/api/admin/orders/manual/", &manual("unpaid"), Some(&admin)).await;
+    let id = res.json::<Value>().await.unwrap()["order"]["id"].as_i64().unwrap();
+    let path = format!("/api/admin/orders/{id}/record-payment/");
+    let mut seen = Vec::new();
+    for amount in ["1000", "1500.50", "499.50"] {
+        let res = app.post(&path, &json!({"amount": amount, "payment_method": "upi"}), Some(&admin)).await;
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        let detail: Value = app.get(&format!("/api/admin/orders/{id}/"), Some(&admin)).await.json().await.unwrap();
+        seen.push((body["total_paid"].clone(), body["fully_paid"].clone(), detail["payment_status"].clone()));
+        assert_eq!(detail["status"], "ready_for_processing", "a manual order keeps its status");
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (json!(1000.0), json!(false), json!("partial")),
+            (json!(2500.5), json!(false), json!("partial")),
+            (json!(3000.0), json!(true), json!("paid")),
+        ]
+    );
+    let detail: Value = app.get(&format!("/api/admin/orders/{id}/"), Some(&admin)).await.json().await.unwrap();
+    assert!(detail["payment_completed_at"].is_string());
+    assert_eq!(detail["balance_due"], json!(0.0));
+
+    // `refunded` and `cod` as sent, then overwritten by the recomputation.
+    for status in ["refunded", "cod"] {
+        let res = app.post("/api/admin/orders/manual/", &manual(status), Some(&admin)).await;
+        let id = res.json::<Value>().await.unwrap()["order"]["id"].as_i64().unwrap();
+        let res = app
+            .post(
+                &format!("/api/admin/orders/{id}/record-payment/"),
+                &json!({"amount": 10, "payment_method": "cash"}),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let detail: Value = app.get(&format!("/api/admin/orders/{id}/"), Some(&admin)).await.json().await.unwrap();
+        assert_eq!(detail["payment_status"], "partial", "{status} is overwritten");
+    }
+}
+
+#[tokio::test]
+async fn payment_proofs_go_to_cloudinary_when_configured() {
+    let fake = e2e::cloudinary::FakeCloudinary::start("demo", "key", "secret").await;
+    let media = std::env::temp_dir().join(format!("ec-media-{}", uuid::Uuid::new_v4().simple()));
+    let app = TestAppBuilder::new()
+        .var("MEDIA_DIR", media.display().to_string())
+        .var("CLOUDINARY_URL", "cloudinary://key:secret@demo")
+        .var("CLOUDINARY_API_BASE", fake.base.clone())
+        .with_worker()
+        .spawn()
+        .await;
+    let (_, admin) = app.user_token("boss", "admin").await;
+    let (_, token) = app.user_token("buyer", "user").await;
+    let id = place(&app, &token).await["order_id"].as_i64().unwrap();
+    let pdf = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n".to_vec();
+    let form = reqwest::multipart::Form::new()
+        .text("amount", "100")
+        .text("payment_method", "cheque")
+        .part("payment_proof", reqwest::multipart::Part::bytes(pdf.clone()).file_name("cheque.pdf"));
+    let res = app
+        .client
+        .post(app.url(&format!("/api/admin/orders/{id}/record-payment/")))
+        .bearer_auth(&admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let record = res.json::<Value>().await.unwrap()["payment"]["id"].as_i64().unwrap();
+    let url = app
+        .eventually(std::time::Duration::from_secs(10), || async {
+            let p: Option<String> = sqlx::query_scalar("SELECT payment_proof FROM payment_record WHERE id = $1")
+                .bind(record)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+            p.filter(|p| p.starts_with("https://"))
+        })
+        .await
+        .expect("proof uploaded");
+    assert!(url.starts_with("https://res.cloudinary.com/demo/raw/upload/") && url.ends_with(".pdf"), "{url}");
+    let public_id = fake.public_ids().into_iter().find(|p| p.starts_with("payment_proofs/")).unwrap();
+    assert_eq!(fake.asset(&public_id).unwrap().bytes, pdf);
+    let records: Value =
+        app.get(&format!("/api/admin/orders/{id}/payment-records/"), Some(&admin)).await.json().await.unwrap();
+    assert_eq!(records[0]["payment_proof"], url.as_str());
 }
