@@ -11,13 +11,18 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         title = "Election Cart API",
         description = "Drop-in replacement of the Election Cart Django backend, plus its extensions (API.md §9).",
     ),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &DocsPaths),
     tags(
         (name = "auth", description = "Sign-in, tokens and passwords"),
         (name = "users", description = "Admin user management"),
         (name = "catalogue", description = "Packages and campaigns"),
         (name = "admin-catalogue", description = "Catalogue management (admin app)"),
         (name = "cart", description = "The customer's cart"),
+        (name = "orders", description = "Checkout, the customer's orders and payments, the Razorpay webhook"),
+        (name = "refunds", description = "Refunds (admin)"),
+        (name = "order desk", description = "Orders for admins and staff: lists, manual orders, offline payments, assignment, search"),
+        (name = "staff", description = "Staff checklists"),
+        (name = "notifications", description = "The signed-in user's notifications"),
         (name = "ops", description = "Health, readiness, documentation"),
     )
 )]
@@ -32,5 +37,27 @@ impl Modify for BearerScheme {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
+    }
+}
+
+/// `/api/schema/` and `/api/docs/` are served by the Swagger UI router, not by annotated
+/// handlers; they belong in the document all the same.
+struct DocsPaths;
+
+impl Modify for DocsPaths {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+        use utoipa::openapi::response::Response;
+        for (path, summary, answer) in [
+            ("/api/schema/", "This OpenAPI 3.1 document", "OpenAPI JSON"),
+            ("/api/docs/", "HTML documentation of this API, served from the binary", "Swagger UI page"),
+        ] {
+            let operation = OperationBuilder::new()
+                .summary(Some(summary))
+                .tag("ops")
+                .response("200", Response::new(answer))
+                .build();
+            openapi.paths.add_path_operation(path, vec![HttpMethod::Get], operation);
+        }
     }
 }
