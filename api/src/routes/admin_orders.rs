@@ -32,13 +32,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(assign))
         .routes(routes!(update_status))
         .routes(routes!(update_payment_status))
-        .routes(routes!(record_payment))
         .routes(routes!(payment_records))
         .routes(routes!(status_history))
         .routes(routes!(update_billing))
         .routes(routes!(staff_orders))
         .routes(routes!(staff_order_detail))
-        .layer(DefaultBodyLimit::max(MAX_PROOF_BYTES + 256 * 1024))
+        // Only the proof upload may exceed MAX_BODY_BYTES.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(record_payment))
+                .layer(DefaultBodyLimit::max(MAX_PROOF_BYTES + 256 * 1024)),
+        )
 }
 
 /// Query of the order lists.

@@ -15,6 +15,9 @@ use crate::razorpay::Razorpay;
 pub const BATCH: i64 = 100;
 /// Orders older than this are no longer looked at.
 pub const HORIZON_DAYS: i64 = 30;
+/// A sweep stops asking Razorpay after this long (slow answers must not make one run outlast
+/// the next ticks); the orders it did not reach come first next time.
+pub const TIME_BUDGET: Duration = Duration::from_secs(45);
 
 /// What a sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,7 +55,12 @@ pub async fn sweep(
     .fetch_all(pool)
     .await?;
     let mut report = Report::default();
+    let started = std::time::Instant::now();
     for (order_id, razorpay_order_id) in orders {
+        if started.elapsed() > TIME_BUDGET {
+            tracing::warn!(checked = report.checked, "sweep: time budget spent; the rest waits for the next tick");
+            break;
+        }
         report.checked += 1;
         let found = match rzp.order_payments(&razorpay_order_id).await {
             Ok(p) => p,

@@ -264,6 +264,11 @@ async fn record_payment_recomputes_the_payment_status() {
     assert!(res.json::<Value>().await.unwrap()["errors"]["payment_proof"].is_array());
     assert_eq!(count(&app, "payment_record", id).await, 2);
 
+    // Only the proof upload may exceed MAX_BODY_BYTES (1 MB): other desk routes answer 413.
+    let big = json!({"status": "on_hold", "reason": "x".repeat(2 * 1024 * 1024)});
+    let res = app.post(&format!("/api/admin/orders/{id}/update-status/"), &big, Some(&admin)).await;
+    assert_eq!(res.status(), 413);
+
     let records: Value =
         app.get(&format!("/api/admin/orders/{id}/payment-records/"), Some(&admin)).await.json().await.unwrap();
     assert_eq!(records.as_array().unwrap().len(), 2);
