@@ -124,6 +124,17 @@ pub fn page_number(raw: Option<&str>) -> Result<PageSpec, ApiError> {
     }
 }
 
+/// The page number a request names, for `count` rows: `last` is the last page; a page past the
+/// end is 404 "Invalid page." (page 1 always exists).
+pub fn page_of(spec: PageSpec, count: i64) -> Result<i64, ApiError> {
+    let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    match spec {
+        PageSpec::Last => Ok(pages),
+        PageSpec::Number(n) if n <= pages => Ok(n),
+        PageSpec::Number(_) => Err(invalid_page()),
+    }
+}
+
 /// A requested page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageSpec {

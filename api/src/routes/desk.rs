@@ -5,14 +5,13 @@ use std::collections::HashMap;
 
 use axum::http::StatusCode;
 use common::accounts::users::{self, User};
-use common::money::Money;
 use common::orders::admin::{self, DynamicResource, ListFilter, PaymentRecord, StaticResource, StatusChange};
 use common::orders::{self as order_db, Order, OrderItem, OrderStatus, checklist, refunds};
 use serde_json::{Map, Value, json};
 
-use super::catalog::{PAGE_SIZE, PageSpec, envelope, media_url, page_number};
+use super::catalog::{PAGE_SIZE, envelope, media_url, page_number, page_of};
 use super::dto::{system_user, user_basic};
-use super::orders::{gst_fields, item_json, item_name, products_of, upload_progress};
+use super::orders::{dec, gst_fields, item_json, item_name, num, products_of, upload_progress};
 use super::refunds::refund_json;
 use super::staff_checklist::checklist_json;
 use crate::error::{ApiError, ApiResult};
@@ -21,14 +20,6 @@ use crate::state::AppState;
 /// DRF's `get_object_or_404` body for orders.
 pub fn order_404() -> ApiError {
     ApiError::detail(StatusCode::NOT_FOUND, "No Order matches the given query.")
-}
-
-fn dec(paise: i64) -> String {
-    Money(paise).to_string()
-}
-
-fn num(paise: i64) -> Value {
-    Money(paise).as_f64_for_json()
 }
 
 fn basic_of(users: &HashMap<i64, User>, id: Option<i64>) -> Value {
@@ -85,12 +76,7 @@ pub async fn list_json(state: &AppState, path: &str, filter: &ListFilter, page: 
     };
     let spec = page_number(Some(raw))?;
     let (count, _) = admin::list(&state.pool, filter, Some((0, 0))).await?;
-    let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let n = match spec {
-        PageSpec::Last => pages,
-        PageSpec::Number(n) if n <= pages => n,
-        PageSpec::Number(_) => return Err(ApiError::detail(StatusCode::NOT_FOUND, "Invalid page.")),
-    };
+    let n = page_of(spec, count)?;
     let (count, orders) = admin::list(&state.pool, filter, Some((PAGE_SIZE, (n - 1) * PAGE_SIZE))).await?;
     Ok(envelope(&state.cfg.public_base_url, path, n, count, rows_json(state, &orders).await?))
 }

@@ -12,11 +12,10 @@ use common::orders::{OrderStatus, PaymentStatus};
 use common::role::Role;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use sqlx::FromRow;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::catalog::{PAGE_SIZE, PageSpec, envelope, page_number};
+use super::catalog::{PAGE_SIZE, envelope, page_number, page_of};
 use super::desk::load_detail;
 use super::dto::user_basic;
 use super::fields::int_value;
@@ -333,10 +332,6 @@ struct SearchQuery {
     q: Option<String>,
 }
 
-fn like(q: &str) -> String {
-    format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
-}
-
 /// Customers (role `customer`) by phone or name, at most 10.
 #[utoipa::path(get, path = "/api/admin/customers/search/", tag = "order desk", security(("bearer" = [])),
     params(SearchQuery), responses((status = 200, description = "`{customers:[UserBasic]}`")))]
@@ -349,16 +344,7 @@ async fn customer_search(
     if q.trim().is_empty() {
         return Ok(Json(json!({"customers": []})));
     }
-    let found: Vec<common::accounts::users::User> = sqlx::query_as(
-        "SELECT id, password, username, first_name, last_name, email, phone_number, role, is_staff, is_superuser,
-                is_active, firebase_uid, created_at, updated_at, sessions_valid_after
-         FROM users WHERE role = 'customer'
-           AND (phone_number ILIKE $1 OR first_name ILIKE $1 OR last_name ILIKE $1)
-         ORDER BY id LIMIT 10",
-    )
-    .bind(like(q.trim()))
-    .fetch_all(&state.pool)
-    .await?;
+    let found = common::accounts::users::search_customers(&state.pool, q.trim(), 10).await?;
     Ok(Json(json!({"customers": found.iter().map(user_basic).collect::<Vec<_>>()})))
 }
 
@@ -386,13 +372,6 @@ async fn products_for_order(State(state): State<AppState>, _staff: Staff) -> Api
     Ok(Json(Value::Object(out)))
 }
 
-#[derive(FromRow)]
-struct StaffRow {
-    #[sqlx(flatten)]
-    user: common::accounts::users::User,
-    assigned_orders_count: i64,
-}
-
 /// `?page`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 struct PageOnly {
@@ -404,16 +383,8 @@ struct PageOnly {
 #[utoipa::path(get, path = "/api/admin/staff/", tag = "order desk", security(("bearer" = [])), params(PageOnly),
     responses((status = 200, description = "[Staff] or the DRF envelope")))]
 async fn staff_list(State(state): State<AppState>, _staff: Staff, Query(q): Query<PageOnly>) -> ApiResult<Json<Value>> {
-    let rows: Vec<StaffRow> = sqlx::query_as(
-        "SELECT u.id, u.password, u.username, u.first_name, u.last_name, u.email, u.phone_number, u.role, u.is_staff,
-                u.is_superuser, u.is_active, u.firebase_uid, u.created_at, u.updated_at, u.sessions_valid_after,
-                (SELECT count(*) FROM orders o WHERE o.assigned_to_id = u.id
-                   AND o.status IN ('assigned', 'in_progress')) AS assigned_orders_count
-         FROM users u WHERE u.role IN ('staff', 'admin') ORDER BY u.username",
-    )
-    .fetch_all(&state.pool)
-    .await?;
-    let render = |r: &StaffRow| {
+    let rows = common::accounts::users::staff_with_load(&state.pool).await?;
+    let render = |r: &common::accounts::users::StaffWithLoad| {
         let mut v = user_basic(&r.user);
         if let Value::Object(m) = &mut v {
             m.remove("role");
@@ -426,12 +397,7 @@ async fn staff_list(State(state): State<AppState>, _staff: Staff, Query(q): Quer
         return Ok(Json(Value::Array(rows.iter().map(render).collect())));
     };
     let count = rows.len() as i64;
-    let pages = ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let n = match page_number(Some(&raw))? {
-        PageSpec::Last => pages,
-        PageSpec::Number(n) if n <= pages => n,
-        PageSpec::Number(_) => return Err(ApiError::detail(StatusCode::NOT_FOUND, "Invalid page.")),
-    };
+    let n = page_of(page_number(Some(&raw))?, count)?;
     let page: Vec<Value> =
         rows.iter().skip(((n - 1) * PAGE_SIZE) as usize).take(PAGE_SIZE as usize).map(render).collect();
     Ok(Json(envelope(&state.cfg.public_base_url, "/api/admin/staff/", n, count, page)))
@@ -459,7 +425,7 @@ async fn search(
     if q.chars().count() < 2 {
         return Ok(Json(out));
     }
-    let pattern = like(q);
+    let pattern = common::db::like_pattern(q);
     let is_admin = auth.user.role() == Role::Admin;
     let only = (!is_admin).then_some(auth.user.id);
     let orders: Vec<OrderHit> = sqlx::query_as(

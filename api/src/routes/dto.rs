@@ -43,22 +43,35 @@ pub fn valid_email(raw: &str) -> Option<String> {
 
 /// §3 UserBasic.
 pub fn user_basic(u: &User) -> serde_json::Value {
-    let name = match (u.first_name.trim(), u.last_name.trim()) {
-        ("", "") => u.username.clone(),
+    basic_json(u.id, &u.username, u.phone_number.as_deref(), &u.first_name, &u.last_name, &u.email, &u.role)
+}
+
+/// §3 UserBasic from its parts: `name` is first+" "+last, else either, else the username.
+pub fn basic_json(
+    id: i64,
+    username: &str,
+    phone: Option<&str>,
+    first_name: &str,
+    last_name: &str,
+    email: &str,
+    role: &str,
+) -> serde_json::Value {
+    let name = match (first_name.trim(), last_name.trim()) {
+        ("", "") => username.to_string(),
         (f, "") => f.to_string(),
         ("", l) => l.to_string(),
         (f, l) => format!("{f} {l}"),
     };
     serde_json::json!({
-        "id": u.id,
-        "username": u.username,
-        "phone_number": u.phone_number,
-        "phone": u.phone_number,
+        "id": id,
+        "username": username,
+        "phone_number": phone,
+        "phone": phone,
         "name": name,
-        "role": u.role,
-        "email": u.email,
-        "first_name": u.first_name,
-        "last_name": u.last_name,
+        "role": role,
+        "email": email,
+        "first_name": first_name,
+        "last_name": last_name,
     })
 }
 

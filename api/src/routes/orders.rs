@@ -42,11 +42,13 @@ fn order_not_found() -> ApiError {
     ApiError::error(StatusCode::NOT_FOUND, "Order not found")
 }
 
-fn dec(paise: i64) -> String {
+/// A model decimal: `"4999.00"`.
+pub fn dec(paise: i64) -> String {
     Money(paise).to_string()
 }
 
-fn num(paise: i64) -> Value {
+/// A computed amount: a JSON number.
+pub fn num(paise: i64) -> Value {
     Money(paise).as_f64_for_json()
 }
 

@@ -17,25 +17,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(update_item))
 }
 
-/// §3 UserBasic of the user who ticked an item (the name rule of `dto::user_basic`).
+/// §3 UserBasic of the user who ticked an item.
 fn completed_by_basic(u: &CompletedBy) -> Value {
-    let name = match (u.first_name.trim(), u.last_name.trim()) {
-        ("", "") => u.username.clone(),
-        (f, "") => f.to_string(),
-        ("", l) => l.to_string(),
-        (f, l) => format!("{f} {l}"),
-    };
-    json!({
-        "id": u.id,
-        "username": u.username,
-        "phone_number": u.phone_number,
-        "phone": u.phone_number,
-        "name": name,
-        "role": u.role,
-        "email": u.email,
-        "first_name": u.first_name,
-        "last_name": u.last_name,
-    })
+    super::dto::basic_json(u.id, &u.username, u.phone_number.as_deref(), &u.first_name, &u.last_name, &u.email, &u.role)
 }
 
 /// §3 Checklist: progress counts (§7.5) and the items by `order_index`, then id.

@@ -231,7 +231,7 @@ pub struct UserWithOrders {
 /// Admin list: optional exact role, optional case-insensitive search of phone or username,
 /// newest first.
 pub async fn list(pool: &PgPool, role: Option<&str>, search: Option<&str>) -> Result<Vec<UserWithOrders>, sqlx::Error> {
-    let pattern = search.map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let pattern = search.map(crate::db::like_pattern);
     sqlx::query_as::<_, UserWithOrders>(AssertSqlSafe(format!(
         "SELECT {cols}, (SELECT count(*) FROM orders o WHERE o.user_id = u.id) AS order_count
          FROM users u
@@ -242,6 +242,41 @@ pub async fn list(pool: &PgPool, role: Option<&str>, search: Option<&str>) -> Re
     )))
     .bind(role)
     .bind(pattern)
+    .fetch_all(pool)
+    .await
+}
+
+/// Customers (role `customer`) whose phone or first or last name contains `text`, oldest first.
+pub async fn search_customers(pool: &PgPool, text: &str, limit: i64) -> Result<Vec<User>, sqlx::Error> {
+    sqlx::query_as::<_, User>(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM users WHERE role = 'customer'
+           AND (phone_number ILIKE $1 OR first_name ILIKE $1 OR last_name ILIKE $1)
+         ORDER BY id LIMIT $2"
+    )))
+    .bind(crate::db::like_pattern(text))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// A staff member with the number of their orders in assigned or in_progress.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StaffWithLoad {
+    /// The account.
+    #[sqlx(flatten)]
+    pub user: User,
+    /// Open assignments.
+    pub assigned_orders_count: i64,
+}
+
+/// Staff and admins by username, with their open assignments.
+pub async fn staff_with_load(pool: &PgPool) -> Result<Vec<StaffWithLoad>, sqlx::Error> {
+    sqlx::query_as::<_, StaffWithLoad>(AssertSqlSafe(format!(
+        "SELECT {cols}, (SELECT count(*) FROM orders o WHERE o.assigned_to_id = u.id
+                          AND o.status IN ('assigned', 'in_progress')) AS assigned_orders_count
+         FROM users u WHERE u.role IN ('staff', 'admin') ORDER BY u.username",
+        cols = COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+    )))
     .fetch_all(pool)
     .await
 }

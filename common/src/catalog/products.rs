@@ -208,7 +208,7 @@ pub async fn admin_list(
     kind: Option<ProductType>,
     search: Option<&str>,
 ) -> Result<Vec<(ProductType, Product)>, sqlx::Error> {
-    let pattern = search.map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let pattern = search.map(crate::db::like_pattern);
     let mut out = Vec::new();
     for k in [ProductType::Package, ProductType::Campaign] {
         if kind.is_some_and(|want| want != k) {

@@ -92,10 +92,7 @@ pub async fn list(pool: &PgPool, f: &ListFilter, page: Option<(i64, i64)>) -> Re
         AssigneeFilter::User(id) => (false, Some(id)),
         _ => (false, None),
     };
-    let search = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| {
-        let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        format!("%{escaped}%")
-    });
+    let search = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(crate::db::like_pattern);
     let filter = "FROM orders o JOIN users u ON u.id = o.user_id
         WHERE ($1::text[] IS NULL OR o.status = ANY($1))
           AND (NOT $2 OR o.assigned_to_id IS NULL)
