@@ -11,6 +11,9 @@ use sqlx::PgPool;
 /// `api check --deploy`: prints every problem; returns the process exit code.
 pub fn check_deploy(cfg: &Config) -> i32 {
     let problems = cfg.deploy_problems();
+    for w in cfg.deploy_warnings() {
+        println!("  warning {w}");
+    }
     if problems.is_empty() {
         println!("System check identified no issues (APP_ENV={}).", cfg.app_env.as_str());
         return 0;

@@ -181,8 +181,10 @@ role_extractor!(
     |u| u.role().is_staff_or_admin()
 );
 
-/// The client's address: the TCP peer, or the `X-Forwarded-For` entry nearest to us that is not
-/// a trusted proxy, when the peer is one (`TRUSTED_PROXIES`).
+/// The client's address: the TCP peer, or, when the peer is a trusted proxy
+/// (`TRUSTED_PROXIES`), the nearest `X-Forwarded-For` hop that is not itself trusted. Never an
+/// address the client could have written: when every hop is trusted, or a hop does not parse,
+/// the peer is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
@@ -192,14 +194,23 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     if !is_trusted(&peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = headers
+    // Hops in the order they were appended; each proxy appends the address it saw, so reading
+    // from the right, the first untrusted hop is the client as our own proxies saw it.
+    let hops: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .map(str::trim)
         .collect();
-    forwarded.iter().rev().find(|ip| !is_trusted(ip)).copied().or(forwarded.first().copied()).unwrap_or(peer)
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => continue,
+            Ok(ip) => return ip,
+            Err(_) => break,
+        }
+    }
+    peer
 }
 
 impl<S> FromRequestParts<S> for ClientIp
@@ -231,6 +242,29 @@ mod tests {
         assert_eq!(client_ip(peer_proxy, &headers, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
         assert_eq!(client_ip(peer_other, &headers, &trusted), peer_other);
         assert_eq!(client_ip(peer_proxy, &HeaderMap::new(), &trusted), peer_proxy);
+    }
+
+    #[test]
+    fn a_spoofed_leftmost_hop_is_never_taken() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        // Every hop trusted: the leftmost was written by the client; the peer is used.
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "10.9.9.9, 10.0.0.2".parse().unwrap());
+        assert_eq!(client_ip(proxy, &headers, &trusted), proxy);
+        // A client-written prefix before the real client changes nothing.
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "1.2.3.4, 203.0.113.9, 10.0.0.2".parse().unwrap());
+        assert_eq!(client_ip(proxy, &headers, &trusted), "203.0.113.9".parse::<IpAddr>().unwrap());
+        // Garbage nearer than any untrusted hop: the peer.
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "203.0.113.9, bogus, 10.0.0.2".parse().unwrap());
+        assert_eq!(client_ip(proxy, &headers, &trusted), proxy);
+        // Several headers are one list.
+        let mut headers = HeaderMap::new();
+        headers.append("x-forwarded-for", "6.6.6.6".parse().unwrap());
+        headers.append("x-forwarded-for", "198.51.100.7, 10.0.0.3".parse().unwrap());
+        assert_eq!(client_ip(proxy, &headers, &trusted), "198.51.100.7".parse::<IpAddr>().unwrap());
     }
 }
 

@@ -121,6 +121,9 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<u8> {
                     }
                     anyhow::bail!("refusing to start: {} unsafe setting(s); run `api check --deploy`", problems.len());
                 }
+                for w in cfg.deploy_warnings() {
+                    tracing::warn!(warning = %w, "production setting to review");
+                }
             }
             let state = api::AppState::new(cfg.clone())?;
             if cfg.app_env == AppEnv::Development

@@ -100,6 +100,10 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         m.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
     );
     let _ = writeln!(out, "electioncart_http_request_duration_seconds_count {count}");
+    let _ =
+        writeln!(out, "# HELP electioncart_password_hashes_total argon2 computations (login, signup, reset, change).");
+    let _ = writeln!(out, "# TYPE electioncart_password_hashes_total counter");
+    let _ = writeln!(out, "electioncart_password_hashes_total {}", state.hasher.computed());
 
     let jobs = tokio::time::timeout(
         Duration::from_secs(2),

@@ -33,7 +33,14 @@ pub struct AppState {
     pub tax: TaxSettings,
     /// Time for date rules (the invoice series); tests set it.
     pub clock: Clock,
+    /// argon2 work, bounded per process.
+    pub hasher: common::accounts::password::Hasher,
+    /// Image decodes at once across every upload route (each may take hundreds of MB).
+    pub decode_permits: Arc<tokio::sync::Semaphore>,
 }
+
+/// Image decodes at once per API process.
+pub const DECODE_CONCURRENCY: usize = 2;
 
 impl AppState {
     /// Builds the state; connections are lazy, so this succeeds while PostgreSQL or Redis is down.
@@ -43,6 +50,7 @@ impl AppState {
         let limiter = RateLimiter::new(redis.clone(), &cfg.queue_prefix, cfg.rate_limits_enabled);
         let jwt = JwtKeys::new(&cfg.jwt_secret, cfg.jwt_ttl)?;
         let razorpay = Razorpay::from_config(&cfg)?;
+        let hasher = common::accounts::password::Hasher::new(cfg.password_hash_concurrency);
         let tax = TaxSettings {
             prices_include_gst: cfg.prices_include_gst,
             seller_state: StateCode::parse(&cfg.seller_state_code)?,
@@ -57,6 +65,8 @@ impl AppState {
             razorpay,
             tax,
             clock: Clock::system(),
+            hasher,
+            decode_permits: Arc::new(tokio::sync::Semaphore::new(DECODE_CONCURRENCY)),
         })
     }
 }

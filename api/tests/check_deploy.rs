@@ -25,9 +25,24 @@ const SAFE: &[(&str, &str)] = &[
 
 #[test]
 fn safe_production_settings_pass() {
-    let (code, out) = check(SAFE);
+    let mut vars = SAFE.to_vec();
+    vars.push(("TRUSTED_PROXIES", "10.0.0.0/8"));
+    let (code, out) = check(&vars);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("no issues"));
+    assert!(!out.contains("warning"), "{out}");
+}
+
+#[test]
+fn no_trusted_proxy_in_production_is_a_warning_not_a_failure() {
+    let (code, out) = check(SAFE);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("warning [trusted_proxies_empty] TRUSTED_PROXIES"), "{out}");
+    let mut dev = SAFE.to_vec();
+    dev.retain(|(k, _)| *k != "APP_ENV");
+    dev.push(("APP_ENV", "staging"));
+    let (_, out) = check(&dev);
+    assert!(!out.contains("trusted_proxies_empty"), "{out}");
 }
 
 #[test]

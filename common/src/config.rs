@@ -219,6 +219,8 @@ pub struct Config {
     pub sentry_dsn: Option<SecretString>,
     /// `RATE_LIMITS_ENABLED` (on by default; benchmarks may switch it off).
     pub rate_limits_enabled: bool,
+    /// `PASSWORD_HASH_CONCURRENCY`: argon2 computations at once per API process (default: cores).
+    pub password_hash_concurrency: usize,
     /// `OUTBOX_POLL_MS`: how often the dispatcher looks for due jobs when not woken.
     pub outbox_poll: Duration,
     /// `JOB_STALE_SECONDS`: a queued or running job not finished after this is queued again.
@@ -393,6 +395,11 @@ impl Config {
         if worker_concurrency == 0 {
             return Err(ConfigError::invalid("WORKER_CONCURRENCY", "must be at least 1"));
         }
+        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+        let password_hash_concurrency = v.parse::<usize>("PASSWORD_HASH_CONCURRENCY", cores)?;
+        if password_hash_concurrency == 0 {
+            return Err(ConfigError::invalid("PASSWORD_HASH_CONCURRENCY", "must be at least 1"));
+        }
         let cfg = Self {
             app_env,
             bind_addr: v.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
@@ -450,6 +457,7 @@ impl Config {
             log_format,
             sentry_dsn: v.get("SENTRY_DSN").map(|s| SecretString::from(s.to_string())),
             rate_limits_enabled: v.bool("RATE_LIMITS_ENABLED", true)?,
+            password_hash_concurrency,
             outbox_poll: v.millis("OUTBOX_POLL_MS", 1_000)?,
             job_stale_after: v.seconds("JOB_STALE_SECONDS", 900)?,
             job_retry_base: v.millis("JOB_RETRY_BASE_MS", 5_000)?,
@@ -488,6 +496,11 @@ impl Config {
     /// Every setting that is unsafe for a public deployment; empty when all is well.
     pub fn deploy_problems(&self) -> Vec<DeployProblem> {
         crate::deploy_check::problems(self)
+    }
+
+    /// Settings worth a warning in production that do not stop the service.
+    pub fn deploy_warnings(&self) -> Vec<DeployProblem> {
+        crate::deploy_check::warnings(self)
     }
 }
 

@@ -89,6 +89,22 @@ fn check_service_base(out: &mut Vec<DeployProblem>, setting: &'static str, value
     }
 }
 
+/// Production settings that are right for some deployments but usually wrong: printed by
+/// `check --deploy` and logged at start, without refusing to start.
+pub fn warnings(cfg: &Config) -> Vec<DeployProblem> {
+    let mut out = Vec::new();
+    if cfg.is_production() && cfg.trusted_proxies.is_empty() {
+        out.push(problem(
+            "trusted_proxies_empty",
+            "TRUSTED_PROXIES",
+            "no proxy is trusted: behind a load balancer every client has the balancer's address and \
+             shares one rate limit; set the balancer's addresses or CIDRs (leave it empty only when \
+             clients connect to the API directly)",
+        ));
+    }
+    out
+}
+
 /// All problems of `cfg` for a production deployment.
 pub fn problems(cfg: &Config) -> Vec<DeployProblem> {
     let mut out = Vec::new();

@@ -21,6 +21,9 @@ pub const LOGIN: Limit = Limit { name: "login", max: 5, window: Duration::from_s
 pub const SIGNUP: Limit = Limit { name: "signup", max: 3, window: Duration::from_secs(3_600) };
 /// Password reset requests: 5 per hour per IP.
 pub const PASSWORD_RESET: Limit = Limit { name: "password_reset", max: 5, window: Duration::from_secs(3_600) };
+/// Password-reset confirmations: 10 per hour per IP (each valid one hashes a password).
+pub const PASSWORD_RESET_CONFIRM: Limit =
+    Limit { name: "password_reset_confirm", max: 10, window: Duration::from_secs(3_600) };
 /// Order creation: 10 per hour per user.
 pub const ORDER_CREATE: Limit = Limit { name: "order_create", max: 10, window: Duration::from_secs(3_600) };
 /// Resource uploads: 20 per hour per user.

@@ -145,16 +145,10 @@ async fn login(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap, 
     }
     let found = users::find_by_username(&state.pool, &username).await?;
     let Some(user) = found else {
-        tokio::task::spawn_blocking(move || password::burn_time(&password)).await?;
+        state.hasher.burn_time(password).await.map_err(ApiError::internal)?;
         return Err(invalid());
     };
-    let stored = user.password.clone();
-    let (verified, rehash) = tokio::task::spawn_blocking(move || {
-        let v = password::verify(&password, &stored);
-        let rehash = (v == Verified::YesRehash).then(|| password::hash(&password));
-        (v, rehash)
-    })
-    .await?;
+    let (verified, rehash) = state.hasher.verify(password, user.password.clone()).await.map_err(ApiError::internal)?;
     if verified == Verified::No || !user.is_active {
         return Err(invalid());
     }
@@ -209,7 +203,7 @@ async fn signup(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap,
         None => String::new(),
         Some(e) => super::dto::valid_email(&e).ok_or_else(|| bad("Enter a valid email address"))?,
     };
-    let hash = tokio::task::spawn_blocking(move || password::hash(&password)).await?;
+    let hash = state.hasher.hash(password).await.map_err(ApiError::internal)?;
     let new = NewUser {
         username,
         password_hash: hash,
@@ -363,21 +357,30 @@ fn weak_password(reason: String) -> ApiError {
     responses(
         (status = 204, description = "Password changed; every session signed out"),
         (status = 422, description = "§9 `invalid_token` or `weak_password`"),
+        (status = 429, description = "More than 10 attempts an hour from this address"),
     ))]
-async fn password_reset_confirm(State(state): State<AppState>, body: Body) -> ApiResult<StatusCode> {
+async fn password_reset_confirm(State(state): State<AppState>, ip: ClientIp, body: Body) -> ApiResult<StatusCode> {
+    limit(&state, &ratelimit::PASSWORD_RESET_CONFIRM, &ip.0.to_string()).await?;
     let token = required_text(&body, "token")?;
     let new_password = required_text(&body, "new_password")?;
-    if let Some(reason) = password::policy_problem(&new_password, "") {
-        return Err(weak_password(reason));
-    }
-    let hash = tokio::task::spawn_blocking(move || password::hash(&new_password)).await?;
-    match reset::confirm(&state.pool, &token, &hash).await {
-        Ok(_) => Ok(StatusCode::NO_CONTENT),
-        Err(ConfirmError::InvalidToken) => Err(ApiError::ext(
+    let invalid_token = || {
+        ApiError::ext(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_token",
             "The reset link is invalid, expired or already used.",
-        )),
+        )
+    };
+    // The token first: a bad one costs a primary-key lookup, never an argon2 hash.
+    if !reset::is_usable(&state.pool, &token).await? {
+        return Err(invalid_token());
+    }
+    if let Some(reason) = password::policy_problem(&new_password, "") {
+        return Err(weak_password(reason));
+    }
+    let hash = state.hasher.hash(new_password).await.map_err(ApiError::internal)?;
+    match reset::confirm(&state.pool, &token, &hash).await {
+        Ok(_) => Ok(StatusCode::NO_CONTENT),
+        Err(ConfirmError::InvalidToken) => Err(invalid_token()),
         Err(ConfirmError::Database(e)) => Err(e.into()),
     }
 }
@@ -392,9 +395,8 @@ async fn password_reset_confirm(State(state): State<AppState>, body: Body) -> Ap
 async fn password_change(State(state): State<AppState>, Signed(auth): Signed, body: Body) -> ApiResult<StatusCode> {
     let current = required_text(&body, "current_password")?;
     let new_password = required_text(&body, "new_password")?;
-    let stored = auth.user.password.clone();
-    let ok = tokio::task::spawn_blocking(move || password::verify(&current, &stored) != Verified::No).await?;
-    if !ok {
+    let (verified, _) = state.hasher.verify(current, auth.user.password.clone()).await.map_err(ApiError::internal)?;
+    if verified == Verified::No {
         return Err(ApiError::Ext {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "wrong_password",
@@ -405,7 +407,7 @@ async fn password_change(State(state): State<AppState>, Signed(auth): Signed, bo
     if let Some(reason) = password::policy_problem(&new_password, &auth.user.username) {
         return Err(weak_password(reason));
     }
-    let hash = tokio::task::spawn_blocking(move || password::hash(&new_password)).await?;
+    let hash = state.hasher.hash(new_password).await.map_err(ApiError::internal)?;
     let keep = auth.claims.sid;
     let mut tx = state.pool.begin().await?;
     users::set_password(&mut tx, auth.user.id, &hash).await?;

@@ -312,6 +312,10 @@ async fn manual_order(
     .map_err(|e| match e {
         ManualError::ProductNotFound => ApiError::message(StatusCode::NOT_FOUND, "Product not found or inactive"),
         ManualError::Fields(v) => ApiError::Errors(StatusCode::BAD_REQUEST, v),
+        ManualError::StaffPhone => ApiError::Errors(
+            StatusCode::BAD_REQUEST,
+            json!({"customer": {"phone": ["This phone number belongs to a staff account"]}}),
+        ),
         ManualError::BadRate(e) => ApiError::internal(e),
         ManualError::Database(e) => e.into(),
     })?;

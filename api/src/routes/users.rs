@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use common::accounts::password;
-use common::accounts::users::{self, NewUser, UserWriteError};
+use common::accounts::users::{self, AccountChangeError, NewUser, UserWriteError};
 use common::role::Role;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -160,7 +160,7 @@ async fn create_user(State(state): State<AppState>, Admin(_admin): Admin, body: 
         return Err(ApiError::Fields(StatusCode::BAD_REQUEST, Value::Object(errors)));
     };
     let raw_password = password_in.unwrap_or_else(password::random_password);
-    let hash = tokio::task::spawn_blocking(move || password::hash(&raw_password)).await?;
+    let hash = state.hasher.hash(raw_password).await.map_err(ApiError::internal)?;
     let new = NewUser {
         username,
         password_hash: hash,
@@ -200,15 +200,18 @@ async fn create_user(State(state): State<AppState>, Admin(_admin): Admin, body: 
     params(("id" = i64, Path, description = "User id")), security(("bearer" = [])),
     responses(
         (status = 200, body = UserEnvelope),
-        (status = 400, description = "`{success:false, message}`"),
+        (status = 400, description = "`{success:false, message}`: role missing or invalid, `You cannot change your own role`, `At least one active admin must remain`"),
         (status = 404, description = "`{\"success\":false,\"message\":\"User not found\"}`"),
     ))]
 async fn change_role(
     State(state): State<AppState>,
-    Admin(_admin): Admin,
+    Admin(admin): Admin,
     Id(id): Id,
     body: Body,
 ) -> ApiResult<Json<UserEnvelope>> {
+    if admin.user.id == id {
+        return Err(ApiError::message(StatusCode::BAD_REQUEST, "You cannot change your own role"));
+    }
     let requested = body.text_non_empty("role").ok().flatten();
     let Some(raw) = requested else {
         return Err(ApiError::message(StatusCode::BAD_REQUEST, "Role is required"));
@@ -216,9 +219,7 @@ async fn change_role(
     let Some(role) = Role::assignable(raw.trim()) else {
         return Err(ApiError::message(StatusCode::BAD_REQUEST, "Invalid role. Must be one of: user, staff, admin"));
     };
-    let user = users::set_role(&state.pool, id, role)
-        .await?
-        .ok_or_else(|| ApiError::message(StatusCode::NOT_FOUND, "User not found"))?;
+    let user = users::set_role(&state.pool, id, role).await.map_err(account_change_error)?;
     Ok(Json(UserEnvelope {
         success: true,
         message: format!("User role updated to {}", role.as_str()),
@@ -226,20 +227,31 @@ async fn change_role(
     }))
 }
 
-/// Delete a user (their orders and cart go with them).
+/// Delete a user (their unpaid orders and cart go with them); refused for a user with payments or invoices.
 #[utoipa::path(delete, path = "/api/auth/users/{id}/", tag = "users",
     params(("id" = i64, Path, description = "User id")), security(("bearer" = [])),
     responses(
         (status = 200, description = "`{success:true, message:\"User <username> deleted successfully\"}`"),
-        (status = 400, description = "`{success:false, message:\"You cannot delete your own account\"}`"),
+        (status = 400, description = "`{success:false, message}`: `You cannot delete your own account`, `This user has paid orders and cannot be deleted`"),
         (status = 404, description = "`{success:false, message:\"User not found\"}`"),
     ))]
 async fn delete_user(State(state): State<AppState>, Admin(admin): Admin, Id(id): Id) -> ApiResult<Json<Value>> {
     if admin.user.id == id {
         return Err(ApiError::message(StatusCode::BAD_REQUEST, "You cannot delete your own account"));
     }
-    let username = users::delete(&state.pool, id)
-        .await?
-        .ok_or_else(|| ApiError::message(StatusCode::NOT_FOUND, "User not found"))?;
+    let username = users::delete(&state.pool, id).await.map_err(account_change_error)?;
     Ok(Json(json!({ "success": true, "message": format!("User {username} deleted successfully") })))
+}
+
+fn account_change_error(e: AccountChangeError) -> ApiError {
+    match e {
+        AccountChangeError::NotFound => ApiError::message(StatusCode::NOT_FOUND, "User not found"),
+        AccountChangeError::LastAdmin => {
+            ApiError::message(StatusCode::BAD_REQUEST, "At least one active admin must remain")
+        }
+        AccountChangeError::HasPaidOrders => {
+            ApiError::message(StatusCode::BAD_REQUEST, "This user has paid orders and cannot be deleted")
+        }
+        AccountChangeError::Database(e) => e.into(),
+    }
 }

@@ -87,6 +87,18 @@ pub enum ConfirmError {
     Database(#[from] sqlx::Error),
 }
 
+/// Whether `token` is an unused, unexpired token of an active account (checked before any
+/// password is hashed; [`confirm`] checks again under a lock).
+pub async fn is_usable(pool: &PgPool, token: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM password_reset_token t JOIN users u ON u.id = t.user_id
+                        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now() AND u.is_active)",
+    )
+    .bind(hash_token(token))
+    .fetch_one(pool)
+    .await
+}
+
 /// Uses the token: sets the (already hashed) password, spends every outstanding reset token of
 /// the account, signs out every session.
 pub async fn confirm(pool: &PgPool, token: &str, new_hash: &str) -> Result<i64, ConfirmError> {

@@ -281,18 +281,73 @@ pub async fn staff_with_load(pool: &PgPool) -> Result<Vec<StaffWithLoad>, sqlx::
     .await
 }
 
-/// Changes the role; `None` when there is no such user.
-pub async fn set_role(pool: &PgPool, id: i64, role: Role) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as::<_, User>(AssertSqlSafe(format!(
+/// Why a role change or a deletion was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountChangeError {
+    /// No such user.
+    #[error("user not found")]
+    NotFound,
+    /// The change would leave no active admin.
+    #[error("at least one active admin must remain")]
+    LastAdmin,
+    /// The user has payments or an issued invoice, which must be kept.
+    #[error("the user has paid orders")]
+    HasPaidOrders,
+    /// Database failure.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Changes the role. The active admins are locked first, so two admins demoting each other at
+/// once cannot leave the shop without one.
+pub async fn set_role(pool: &PgPool, id: i64, role: Role) -> Result<User, AccountChangeError> {
+    let mut tx = pool.begin().await?;
+    let admins: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin' AND is_active ORDER BY id FOR UPDATE")
+            .fetch_all(&mut *tx)
+            .await?;
+    if role != Role::Admin && admins.contains(&id) && admins.len() <= 1 {
+        return Err(AccountChangeError::LastAdmin);
+    }
+    let user = sqlx::query_as::<_, User>(AssertSqlSafe(format!(
         "UPDATE users SET role = $2, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
     )))
     .bind(id)
     .bind(role.as_str())
-    .fetch_optional(pool)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(AccountChangeError::NotFound)?;
+    tx.commit().await?;
+    Ok(user)
 }
 
-/// Deletes the account (orders, cart and tokens cascade); returns the username.
-pub async fn delete(pool: &PgPool, id: i64) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING username").bind(id).fetch_optional(pool).await
+/// Deletes the account (unpaid orders, cart and tokens cascade); returns the username. A user
+/// with any payment or issued invoice is kept: a GST-registered shop must keep its invoices. The
+/// user's orders are locked first, so a payment landing meanwhile waits and is never cascaded away.
+pub async fn delete(pool: &PgPool, id: i64) -> Result<String, AccountChangeError> {
+    let mut tx = pool.begin().await?;
+    let exists: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *tx).await?;
+    if exists.is_none() {
+        return Err(AccountChangeError::NotFound);
+    }
+    let paid: bool = sqlx::query_scalar(
+        "WITH mine AS (SELECT id, invoice_number, payment_completed_at FROM orders WHERE user_id = $1 FOR UPDATE)
+         SELECT EXISTS (
+             SELECT 1 FROM mine m
+             WHERE m.invoice_number IS NOT NULL OR m.payment_completed_at IS NOT NULL
+                OR EXISTS (SELECT 1 FROM payment_record r WHERE r.order_id = m.id)
+                OR EXISTS (SELECT 1 FROM payment_history h WHERE h.order_id = m.id)
+                OR EXISTS (SELECT 1 FROM refund f WHERE f.order_id = m.id))",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if paid {
+        return Err(AccountChangeError::HasPaidOrders);
+    }
+    let username: String =
+        sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING username").bind(id).fetch_one(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(username)
 }

@@ -574,7 +574,7 @@ pub async fn notify_new_order(
 pub struct ManualCustomer {
     /// Name (first_name of a new account).
     pub name: String,
-    /// Phone: finds the account, or is the new account's username and phone.
+    /// Phone: finds a customer account (never changed), or is the new account's username and phone.
     pub phone: String,
     /// Email, when given.
     pub email: Option<String>,
@@ -624,6 +624,9 @@ pub enum ManualError {
     /// A product is missing or inactive.
     #[error("product not found or inactive")]
     ProductNotFound,
+    /// The phone belongs to a staff or admin account.
+    #[error("the phone number belongs to a staff account")]
+    StaffPhone,
     /// Field errors (`customer.phone` taken by an account with another phone, billing, assignee).
     #[error("invalid fields")]
     Fields(serde_json::Value),
@@ -635,31 +638,31 @@ pub enum ManualError {
     Database(#[from] sqlx::Error),
 }
 
-/// Finds the customer by phone or creates one (role `customer`, no usable password); name and
-/// email are updated when given. Returns (id, phone).
+/// Finds the customer by phone or creates one (role `customer`, no usable password). Phones are
+/// compared by `phone_key` (one key per number however it is written). Only customer accounts
+/// (roles `user` and `customer`) are matched, and an existing account is never changed: writing
+/// the form's email into an account would let whoever fills the form reset its password.
 async fn customer(conn: &mut PgConnection, c: &ManualCustomer) -> Result<i64, ManualError> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE phone_number = $1")
-        .bind(&c.phone)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some(id) = found {
-        sqlx::query(
-            "UPDATE users SET first_name = CASE WHEN $2 = '' THEN first_name ELSE $2 END,
-                              email = COALESCE($3, email), updated_at = now()
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(c.name.trim())
-        .bind(&c.email)
-        .execute(&mut *conn)
-        .await?;
-        return Ok(id);
+    let phone = c.phone.trim();
+    let found: Vec<(i64, bool)> = sqlx::query_as(
+        "SELECT id, (role IN ('staff', 'admin') OR is_staff OR is_superuser) AS privileged FROM users
+         WHERE phone_key(phone_number) = phone_key($1)
+         ORDER BY (phone_number = $1) DESC, id",
+    )
+    .bind(phone)
+    .fetch_all(&mut *conn)
+    .await?;
+    if found.iter().any(|(_, privileged)| *privileged) {
+        return Err(ManualError::StaffPhone);
+    }
+    if let Some((id, _)) = found.first() {
+        return Ok(*id);
     }
     let created: Result<i64, sqlx::Error> = sqlx::query_scalar(
         "INSERT INTO users (username, password, first_name, email, phone_number, role)
          VALUES ($1, '!', $2, $3, $1, 'customer') RETURNING id",
     )
-    .bind(&c.phone)
+    .bind(phone)
     .bind(c.name.trim())
     .bind(c.email.clone().unwrap_or_default())
     .fetch_one(&mut *conn)
@@ -675,7 +678,7 @@ async fn customer(conn: &mut PgConnection, c: &ManualCustomer) -> Result<i64, Ma
     }
 }
 
-/// Creates a manual order (§7.1, §7.2): the customer found or created by phone, current prices
+/// Creates a manual order (§7.1, §7.2, §6): the customer found or created by phone, current prices
 /// of active products, items with resources marked uploaded, status ready_for_processing (then
 /// assigned when an assignee is given, without checklist), the initial payment. Returns the id.
 pub async fn create_manual(

@@ -73,10 +73,11 @@ async fn manual_orders_find_or_create_the_customer_and_record_the_first_payment(
     assert_eq!(order["status_history"][0]["reason"], "Manual order created via phone_call");
     assert_eq!(order["status_history"][0]["changed_by"]["name"], "Ravi");
 
-    // The same phone again: the customer is reused, the name updated; paid in full with UPI,
-    // assigned to staff: history "Assigned to Ravi", notification, no checklist.
+    // The same phone again, written another way: the customer is reused and left as it is (§6);
+    // paid in full with UPI, assigned to staff: history "Assigned to Ravi", notification, no
+    // checklist.
     let body = json!({
-        "customer": {"name": "Asha Rao", "phone": "9876543210", "email": "asha@example.com"},
+        "customer": {"name": "Asha Rao", "phone": "+91 98765 43210", "email": "asha@example.com"},
         "items": [{"product_type": "package", "product_id": pkg}],
         "order_source": "whatsapp",
         "payment_status": "paid",
@@ -89,8 +90,8 @@ async fn manual_orders_find_or_create_the_customer_and_record_the_first_payment(
     let order = res.json::<Value>().await.unwrap()["order"].clone();
     let paid_id = order["id"].as_i64().unwrap();
     assert_eq!(order["user"]["id"], created["order"]["user"]["id"]);
-    assert_eq!(order["user"]["name"], "Asha Rao");
-    assert_eq!(order["user"]["email"], "asha@example.com");
+    assert_eq!(order["user"]["name"], "Asha", "an existing account is never changed by the form");
+    assert_eq!(order["user"]["email"], "");
     assert_eq!(order["status"], "assigned");
     assert_eq!(order["payment_status"], "paid");
     assert!(order["payment_completed_at"].is_string());
@@ -674,4 +675,82 @@ async fn payment_proofs_go_to_cloudinary_when_configured() {
     let records: Value =
         app.get(&format!("/api/admin/orders/{id}/payment-records/"), Some(&admin)).await.json().await.unwrap();
     assert_eq!(records[0]["payment_proof"], url.as_str());
+}
+
+/// Issue 9 #1: a staff member could point a manual order at an admin's phone and overwrite the
+/// admin's email, then reset the admin's password through it.
+#[tokio::test]
+async fn a_manual_order_cannot_take_over_an_account_by_its_phone() {
+    let app = TestAppBuilder::new().spawn().await;
+    let (admin_id, _) = app.user_token("boss", "admin").await;
+    sqlx::query("UPDATE users SET phone_number = '9876500011', email = 'boss@shop.example' WHERE id = $1")
+        .bind(admin_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (staff_id, staff) = app.user_token("ravi", "staff").await;
+    set_names(&app, staff_id, "Ravi", "+919000000001").await;
+    let pkg = product(&app, "package", "Rally Kit", "4999.00", "18").await;
+    let orders =
+        || async { sqlx::query_scalar::<_, i64>("SELECT count(*) FROM orders").fetch_one(&app.pool).await.unwrap() };
+    let orders_before = orders().await;
+    for (phone, target) in [
+        ("9876500011", admin_id),
+        ("+919876500011", admin_id),
+        ("+91 98765 00011", admin_id),
+        ("09876500011", admin_id),
+        ("9000000001", staff_id),
+    ] {
+        let body = json!({
+            "customer": {"name": "Evil", "phone": phone, "email": "attacker@evil.example"},
+            "items": [{"product_type": "package", "product_id": pkg}],
+            "order_source": "phone_call",
+        });
+        let res = app.post("/api/admin/orders/manual/", &body, Some(&staff)).await;
+        assert_eq!(res.status(), 400, "{phone}");
+        assert_eq!(
+            res.json::<Value>().await.unwrap(),
+            json!({"success": false, "errors": {"customer": {"phone": ["This phone number belongs to a staff account"]}}}),
+            "{phone}"
+        );
+        let (email, first): (String, String) = sqlx::query_as("SELECT email, first_name FROM users WHERE id = $1")
+            .bind(target)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_ne!(email, "attacker@evil.example");
+        assert_ne!(first, "Evil");
+    }
+    assert_eq!(orders().await, orders_before, "nothing written");
+    // The reset the attacker wanted goes to the admin's own address.
+    let res = app.post("/api/auth/password-reset/", &json!({"username": "boss"}), None).await;
+    assert_eq!(res.status(), 202);
+    let to: Vec<String> = sqlx::query_scalar("SELECT payload->>'to' FROM job WHERE kind = 'send_email'")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert!(to.iter().all(|t| t != "attacker@evil.example"), "{to:?}");
+
+    // A customer account without an email (and with a password) is matched but never written.
+    let cust = app.create_user("9447000001", "pass-word-123", "user", "").await;
+    sqlx::query("UPDATE users SET phone_number = '9447000001' WHERE id = $1")
+        .bind(cust)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let body = json!({
+        "customer": {"name": "Evil", "phone": "+91 94470 00001", "email": "attacker@evil.example"},
+        "items": [{"product_type": "package", "product_id": pkg}],
+        "order_source": "phone_call",
+    });
+    let res = app.post("/api/admin/orders/manual/", &body, Some(&staff)).await;
+    assert_eq!(res.status(), 201);
+    let order = res.json::<Value>().await.unwrap()["order"].clone();
+    assert_eq!(order["user"]["id"], cust);
+    let (email, first): (String, String) = sqlx::query_as("SELECT email, first_name FROM users WHERE id = $1")
+        .bind(cust)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!((email.as_str(), first.as_str()), ("", ""));
 }

@@ -144,3 +144,39 @@ async fn with_redis_down_reset_still_answers_and_the_email_goes_out_once_redis_i
         .await;
     assert_eq!(res.status(), 204);
 }
+
+async fn hashes_so_far(app: &TestApp) -> u64 {
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("electioncart_password_hashes_total "))
+        .expect("hash counter in /metrics")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Issue 9 #3: the new password used to be hashed before the token was looked at, on a route
+/// without a limit, so anonymous floods cost 19 MiB and a core each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirm_calls_with_bad_tokens_hash_nothing_and_are_limited() {
+    let app = TestAppBuilder::new().spawn().await;
+    let before = hashes_so_far(&app).await;
+    let bodies: Vec<Value> =
+        (0..30).map(|i| json!({"token": format!("not-a-token-{i}"), "new_password": "a-Strong-passw0rd"})).collect();
+    let calls = bodies.iter().map(|b| app.post("/api/auth/password-reset/confirm/", b, None));
+    let answers = futures::future::join_all(calls).await;
+    let mut invalid = 0;
+    let mut limited = 0;
+    for res in answers {
+        match res.status().as_u16() {
+            422 => {
+                assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "invalid_token");
+                invalid += 1;
+            }
+            429 => limited += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((invalid, limited), (10, 20), "10 an hour per address");
+    assert_eq!(hashes_so_far(&app).await, before, "no argon2 work for a bad token");
+}

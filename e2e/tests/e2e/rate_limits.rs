@@ -89,3 +89,31 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
     }
     assert_eq!(login(&plain).await.status(), 429);
 }
+
+/// Issue 9 #4: when every hop is trusted, the leftmost entry (written by the client) used to be
+/// the limiter's key, so a client got a fresh window by writing a new address each time.
+#[tokio::test]
+async fn a_spoofed_leftmost_forwarded_for_does_not_change_the_key() {
+    let app = TestAppBuilder::new().var("TRUSTED_PROXIES", "127.0.0.0/8").spawn().await;
+    inside_one_window().await;
+    for i in 0..5 {
+        let res = app
+            .client
+            .post(app.url("/api/auth/login/"))
+            .header("x-forwarded-for", format!("127.0.0.{}, 127.0.0.1", i + 10))
+            .json(&json!({"username": "nobody", "password": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    let res = app
+        .client
+        .post(app.url("/api/auth/login/"))
+        .header("x-forwarded-for", "127.0.0.99")
+        .json(&json!({"username": "nobody", "password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429, "every attempt counted against the peer");
+}

@@ -153,3 +153,124 @@ async fn change_role_and_delete() {
     let res = app.send(Method::DELETE, &format!("/api/auth/users/{target}/"), &json!({}), Some(&admin)).await;
     assert_eq!(res.status(), 404);
 }
+
+#[tokio::test]
+async fn the_last_admin_cannot_be_demoted_and_no_admin_changes_its_own_role() {
+    let app = spawn_app().await;
+    let (admin_id, admin) = app.user_token("only-admin", "admin").await;
+    let own = format!("/api/auth/users/{admin_id}/role/");
+    let res = app.send(Method::PATCH, &own, &json!({"role": "user"}), Some(&admin)).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"success": false, "message": "You cannot change your own role"})
+    );
+    let role: String =
+        sqlx::query_scalar("SELECT role FROM users WHERE id = $1").bind(admin_id).fetch_one(&app.pool).await.unwrap();
+    assert_eq!(role, "admin");
+
+    // Two admins demote each other at the same moment: one of them must remain.
+    let (second_id, second) = app.user_token("second-admin", "admin").await;
+    let other = format!("/api/auth/users/{second_id}/role/");
+    let demote = json!({"role": "staff"});
+    let a = app.send(Method::PATCH, &other, &demote, Some(&admin));
+    let b = app.send(Method::PATCH, &own, &demote, Some(&second));
+    let (a, b) = tokio::join!(a, b);
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    // The later one is refused by the guard (400) or finds its caller demoted already (403).
+    assert_eq!(statuses[0], 200, "{statuses:?}");
+    assert!(statuses[1] == 400 || statuses[1] == 403, "{statuses:?}");
+    let admins: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin' AND is_active")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(admins, 1);
+}
+
+#[tokio::test]
+async fn the_rule_counts_active_admins_only() {
+    let app = spawn_app().await;
+    let (a_id, _) = app.user_token("admin-a", "admin").await;
+    let (b_id, b) = app.user_token("admin-b", "admin").await;
+    // With two active admins one may demote the other.
+    let res =
+        app.send(Method::PATCH, &format!("/api/auth/users/{a_id}/role/"), &json!({"role": "user"}), Some(&b)).await;
+    assert_eq!(res.status(), 200);
+    sqlx::query("UPDATE users SET role = 'admin' WHERE id = $1").bind(a_id).execute(&app.pool).await.unwrap();
+    // An inactive admin does not count: a is then the last active admin. (Over HTTP the caller is
+    // itself an active admin, so this state is reached only by a race; the rule is checked here.)
+    sqlx::query("UPDATE users SET is_active = false WHERE id = $1").bind(b_id).execute(&app.pool).await.unwrap();
+    let err = common::accounts::users::set_role(&app.pool, a_id, common::role::Role::User).await.unwrap_err();
+    assert!(matches!(err, common::accounts::users::AccountChangeError::LastAdmin), "{err:?}");
+    let role: String =
+        sqlx::query_scalar("SELECT role FROM users WHERE id = $1").bind(a_id).fetch_one(&app.pool).await.unwrap();
+    assert_eq!(role, "admin");
+    // Demoting the inactive one is fine.
+    common::accounts::users::set_role(&app.pool, b_id, common::role::Role::User).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_user_with_paid_orders_is_not_deleted() {
+    let app = spawn_app().await;
+    let (_, admin) = app.user_token("admin1", "admin").await;
+    let paid = app.create_user("paying", "pass-word-123", "user", "").await;
+    let order: i64 = sqlx::query_scalar(
+        "INSERT INTO orders (user_id, order_number, total_amount) VALUES ($1, 'EC-20261204-AAAA0001', 100) RETURNING id",
+    )
+    .bind(paid)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO payment_record (order_id, amount, payment_method, payment_reference) VALUES ($1, 100, 'cash', '')",
+    )
+    .bind(order)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let res = app.send(Method::DELETE, &format!("/api/auth/users/{paid}/"), &json!({}), Some(&admin)).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"success": false, "message": "This user has paid orders and cannot be deleted"})
+    );
+    let left: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM users WHERE id = $1), (SELECT count(*) FROM orders WHERE user_id = $1),
+                (SELECT count(*) FROM payment_record WHERE order_id = $2)",
+    )
+    .bind(paid)
+    .bind(order)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(left, (1, 1, 1), "nothing deleted");
+
+    // An issued invoice alone (an order marked paid without a record) also keeps the user.
+    let invoiced = app.create_user("invoiced", "pass-word-123", "user", "").await;
+    sqlx::query(
+        "INSERT INTO orders (user_id, order_number, total_amount, invoice_number) VALUES ($1, 'EC-20261204-AAAA0002', 100, 'ECT/26-27/00001')",
+    )
+    .bind(invoiced)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let res = app.send(Method::DELETE, &format!("/api/auth/users/{invoiced}/"), &json!({}), Some(&admin)).await;
+    assert_eq!(res.status(), 400);
+
+    // A user whose orders were never paid is deleted with them, as before.
+    let unpaid = app.create_user("browsing", "pass-word-123", "user", "").await;
+    sqlx::query("INSERT INTO orders (user_id, order_number, total_amount) VALUES ($1, 'EC-20261204-AAAA0003', 100)")
+        .bind(unpaid)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let res = app.send(Method::DELETE, &format!("/api/auth/users/{unpaid}/"), &json!({}), Some(&admin)).await;
+    assert_eq!(res.status(), 200);
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE user_id = $1")
+        .bind(unpaid)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 0);
+}
