@@ -17,8 +17,34 @@ use serde_json::{Map, Value};
 use crate::error::{ApiError, NO_CREDENTIALS};
 use crate::state::AppState;
 
+/// PostgreSQL text cannot hold a NUL character, so no string carrying one may reach a query.
+/// A body string with a NUL becomes an empty object: every field parser refuses a non-string
+/// where it expects text, so the endpoint answers its usual 400 for that field (`Not a valid
+/// string.` and the like) and nothing is written. Keys with a NUL are dropped (no field has one).
+pub fn scrub_nul(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains('\0') => *value = Value::Object(Map::new()),
+        Value::Array(items) => items.iter_mut().for_each(scrub_nul),
+        Value::Object(map) => scrub_nul_map(map),
+        _ => {}
+    }
+}
+
+/// [`scrub_nul`] over an object's keys and values.
+pub fn scrub_nul_map(map: &mut Map<String, Value>) {
+    map.retain(|k, _| !k.contains('\0'));
+    map.values_mut().for_each(scrub_nul);
+}
+
+/// The value of a multipart text part, scrubbed like a body string.
+pub fn text_part(text: String) -> Value {
+    let mut v = Value::String(text);
+    scrub_nul(&mut v);
+    v
+}
+
 /// A JSON (or form-encoded) object body. An empty body is an empty object, as DRF's
-/// `request.data` is. Malformed JSON → `400 {"detail":"JSON parse error - …"}`; other content
+/// `request.data` is. Strings with a NUL are scrubbed ([`scrub_nul`]). Malformed JSON → `400 {"detail":"JSON parse error - …"}`; other content
 /// types → 415.
 #[derive(Debug, Clone, Default)]
 pub struct Body(pub Map<String, Value>);
@@ -82,7 +108,10 @@ impl<S: Send + Sync> FromRequest<S> for Body {
                 return Ok(Body::default());
             }
             return match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Object(map)) => Ok(Body(map)),
+                Ok(Value::Object(mut map)) => {
+                    scrub_nul_map(&mut map);
+                    Ok(Body(map))
+                }
                 Ok(other) => Err(ApiError::detail(
                     StatusCode::BAD_REQUEST,
                     format!(
@@ -104,6 +133,7 @@ impl<S: Send + Sync> FromRequest<S> for Body {
             for (k, v) in url::form_urlencoded::parse(&bytes) {
                 map.insert(k.into_owned(), Value::String(v.into_owned()));
             }
+            scrub_nul_map(&mut map);
             return Ok(Body(map));
         }
         Err(ApiError::detail(

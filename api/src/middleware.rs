@@ -63,6 +63,33 @@ pub async fn request_id_and_log(State(state): State<AppState>, mut req: Request,
 struct LoggedUser(i64);
 
 /// Security headers on every response; HSTS when `SECURITY_HSTS_SECONDS` > 0.
+/// Query values with a NUL (`%00`) can never match stored text (PostgreSQL text cannot hold one)
+/// and would make PostgreSQL refuse the query. At the edge, once for every route, each NUL in a
+/// query key or value becomes U+FFFD, as undecodable bytes already do: a search or filter with
+/// it matches nothing (an unknown filter value gives an empty list, §5 #21), a malformed date or
+/// page gets the route's usual 400 or 404, a `?token=` with it is a bad token.
+pub async fn nul_free_query(mut req: Request, next: Next) -> Response {
+    if let Some(query) = req.uri().query()
+        && query.to_ascii_lowercase().contains("%00")
+    {
+        let cleaned = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(
+                url::form_urlencoded::parse(query.as_bytes())
+                    .map(|(k, v)| (k.replace('\0', "\u{FFFD}"), v.replace('\0', "\u{FFFD}"))),
+            )
+            .finish();
+        let path_and_query = format!("{}?{cleaned}", req.uri().path());
+        let mut parts = req.uri().clone().into_parts();
+        if let Ok(pq) = path_and_query.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    next.run(req).await
+}
+
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();

@@ -162,7 +162,7 @@ async fn upload_image(
             }
         } else if ["is_primary", "order", "alt_text"].contains(&name.as_str()) {
             let bytes = read_capped(&mut field, 4096).await?;
-            fields.insert(name, Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+            fields.insert(name, crate::extract::text_part(String::from_utf8_lossy(&bytes).into_owned()));
         }
     }
 
@@ -249,7 +249,7 @@ async fn update_fields(state: &AppState, req: Request) -> ApiResult<Map<String, 
             return Err(replace_refused());
         }
         let bytes = read_capped(&mut field, 4096).await?;
-        map.insert(name, Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        map.insert(name, crate::extract::text_part(String::from_utf8_lossy(&bytes).into_owned()));
     }
     Ok(map)
 }

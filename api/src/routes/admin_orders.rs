@@ -279,7 +279,7 @@ async fn payment_body(state: &AppState, req: Request) -> ApiResult<(Map<String, 
             }
         } else {
             let text = field.text().await.map_err(|e| bad(e.body_text()))?;
-            map.insert(name, Value::String(text));
+            map.insert(name, crate::extract::text_part(text));
         }
     }
     Ok((map, file))
@@ -336,11 +336,18 @@ async fn record_payment(
             None
         }
     };
-    let reference = body.text("payment_reference").ok().flatten().unwrap_or_default();
+    let mut optional_text = |key: &str| match body.text(key) {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => {
+            errors.insert(key.into(), json!(["Not a valid string."]));
+            String::new()
+        }
+    };
+    let reference = optional_text("payment_reference");
+    let notes = optional_text("notes");
     if reference.chars().count() > 100 {
         errors.insert("payment_reference".into(), json!(["Ensure this field has no more than 100 characters."]));
     }
-    let notes = body.text("notes").ok().flatten().unwrap_or_default();
     let (Some(amount), Some(method), true) = (amount, method, errors.is_empty()) else {
         return Err(ApiError::Errors(StatusCode::BAD_REQUEST, Value::Object(errors)));
     };

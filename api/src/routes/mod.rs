@@ -78,6 +78,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
         .layer(from_fn_with_state(state.clone(), middleware::timeout))
         .layer(from_fn_with_state(state.clone(), middleware::security_headers))
+        .layer(axum::middleware::from_fn(middleware::nul_free_query))
         .layer(middleware::cors(&cfg.cors_allowed_origins))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(from_fn_with_state(state.clone(), middleware::request_id_and_log))

@@ -483,8 +483,10 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     if event_id.is_empty() || event_id.len() > 100 {
         return Err(ApiError::ext(StatusCode::BAD_REQUEST, "missing_event_id", "X-Razorpay-Event-Id is required."));
     }
-    let event: Value = serde_json::from_slice(&body)
+    let mut event: Value = serde_json::from_slice(&body)
         .map_err(|_| ApiError::ext(StatusCode::BAD_REQUEST, "malformed", "The body is not JSON."))?;
+    // Stored as jsonb, which refuses NUL.
+    crate::extract::scrub_nul(&mut event);
     let outcome =
         payments::handle_webhook(&state.pool, event_id, &event, &state.cfg.invoice_prefix, state.clock.now()).await?;
     Ok(Json(match outcome {

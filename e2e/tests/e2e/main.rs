@@ -15,6 +15,7 @@ mod health;
 mod images;
 mod jobs;
 mod notifications;
+mod nul_input;
 mod order_desk;
 mod orders;
 mod password_reset;
