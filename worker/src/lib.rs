@@ -221,6 +221,13 @@ async fn supervise(
         if *stop.borrow() {
             return;
         }
+        // apalis' fetch moves every due scheduled id at once and fails past ~8,000: start on any
+        // backlog by moving them in bounded batches first.
+        match jobs::redis_queue::promote_due(&redis, &cfg.queue_prefix, queue).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(queue = queue.as_str(), moved = n, "due backlog moved to the active list"),
+            Err(e) => tracing::warn!(queue = queue.as_str(), error = %e, "could not move the due backlog"),
+        }
         let storage = jobs::storage(redis.clone(), &cfg.queue_prefix, queue).poll_with_interval(cfg.worker_poll);
         let name = format!("{}-{}-{}", cfg.queue_prefix, queue.as_str(), uuid::Uuid::new_v4().simple());
         let worker = WorkerBuilder::new(name)

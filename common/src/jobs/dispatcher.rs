@@ -1,28 +1,30 @@
 //! Moves due jobs from the PostgreSQL outbox to their Redis queues.
 //!
 //! Any number of dispatchers may run (in every API and worker process): rows are taken with
-//! `FOR UPDATE SKIP LOCKED`, and a push repeated after a crash carries the same apalis
-//! idempotency key, so Redis keeps one copy. While Redis is down rows stay `pending` and go out
-//! when it is back.
+//! `FOR UPDATE SKIP LOCKED`, and a push repeated after a crash carries the same task id and
+//! apalis idempotency key, so Redis keeps one copy. While Redis is down rows stay `pending` and
+//! go out when it is back. The dispatcher is also Redis' housekeeper: it removes finished jobs'
+//! data and puts back queued rows that Redis no longer holds.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use apalis_core::backend::TaskSink;
-use apalis_core::task::builder::TaskBuilder;
 use apalis_redis::ConnectionManager;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
-use super::{JobEnvelope, NOTIFY_CHANNEL, Queue, QueueStorage, storage};
+use super::redis_queue::{self, task_id};
+use super::{NOTIFY_CHANNEL, Queue, QueueStorage, storage};
 use crate::config::Config;
 
 /// Rows pushed per transaction; keeps lock times short.
 pub const BATCH: i64 = 200;
-/// A queue with this many jobs waiting in Redis gets no more until workers catch up: apalis'
-/// fetch script fails on backlogs of about 8,000 due jobs, and PostgreSQL holds the rest safely.
+/// A queue with this many jobs waiting in Redis (scheduled + active) gets no more until workers
+/// catch up: PostgreSQL holds the rest safely, and Redis holds no more than workers can start on.
 pub const REDIS_BACKLOG_LIMIT: u64 = 4_000;
+/// Finished jobs' data removed from Redis per queue and housekeeping round.
+pub const VACUUM_BATCH: usize = 5_000;
 
 /// The outbox dispatcher of one process.
 #[derive(Clone)]
@@ -54,18 +56,16 @@ impl Dispatcher {
         }
     }
 
-    /// Queues whose Redis backlog is at the limit.
+    /// Queues whose Redis backlog (scheduled + active: pushes land in the scheduled set and only a
+    /// worker's fetch moves them on, so counting the active list alone sees 0 while no worker
+    /// polls) is at the limit.
     async fn saturated_queues(&self) -> Result<Vec<String>, DispatchError> {
-        let mut conn = self.redis.clone();
         let mut full = Vec::new();
         for queue in Queue::ALL {
-            let key = storage(self.redis.clone(), &self.prefix, queue).get_config().active_jobs_list();
-            let len: u64 = redis::cmd("LLEN")
-                .arg(&key)
-                .query_async(&mut conn)
+            let waiting = redis_queue::backlog(&self.redis, &self.prefix, queue)
                 .await
                 .map_err(|e| DispatchError::Redis(e.to_string()))?;
-            if len >= REDIS_BACKLOG_LIMIT {
+            if waiting >= REDIS_BACKLOG_LIMIT {
                 full.push(queue.as_str().to_string());
             }
         }
@@ -99,15 +99,10 @@ impl Dispatcher {
                 continue;
             };
             let storage = storages.entry(queue).or_insert_with(|| storage(self.redis.clone(), &self.prefix, queue));
-            let task = TaskBuilder::new(JobEnvelope { job_id: id, kind, payload })
-                // Same key if this transaction rolls back and the row is pushed again: Redis keeps
-                // one copy. A later push (retry, stale requeue) has a new key.
-                .idempotency_key(format!("job-{id}-{}", pushes + 1))
-                .build();
-            match storage.push_task(task).await {
+            match redis_queue::push(storage, id, pushes + 1, kind, payload).await {
                 Ok(()) => pushed.push(id),
                 Err(e) => {
-                    push_error = Some(e.to_string());
+                    push_error = Some(e);
                     break;
                 }
             }
@@ -136,17 +131,70 @@ impl Dispatcher {
         }
     }
 
-    /// Puts back jobs that were pushed or started long ago and never finished (Redis lost them,
-    /// or their worker died); handlers are idempotent, so running one again is safe.
-    pub async fn requeue_stale(&self) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query(
+    /// Puts back jobs that were pushed or started long ago and never finished; handlers are
+    /// idempotent, so running one again is safe. A `running` row past `JOB_STALE_SECONDS` lost its
+    /// worker. A `queued` row is put back only when Redis no longer holds its push (Redis lost
+    /// it): one still waiting behind a long backlog is left alone, so it is never pushed twice.
+    /// Returns how many rows went back to `pending`.
+    pub async fn requeue_stale(&self) -> Result<u64, DispatchError> {
+        let stale = self.stale_after.as_secs_f64();
+        let running = sqlx::query(
             "UPDATE job SET status = 'pending', updated_at = now(), run_at = now()
-             WHERE status IN ('queued', 'running') AND updated_at < now() - make_interval(secs => $1)",
+             WHERE status = 'running' AND updated_at < now() - make_interval(secs => $1)",
         )
-        .bind(self.stale_after.as_secs_f64())
+        .bind(stale)
         .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let queued: Vec<(i64, String, i32)> = sqlx::query_as(
+            "SELECT id, queue, pushes FROM job
+             WHERE status = 'queued' AND updated_at < now() - make_interval(secs => $1)
+             ORDER BY id LIMIT 5000",
+        )
+        .bind(stale)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(done.rows_affected())
+        if queued.is_empty() {
+            return Ok(running);
+        }
+        let mut held_by: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
+        let (mut lost, mut held) = (Vec::new(), Vec::new());
+        for (id, queue_name, pushes) in queued {
+            let Some(queue) = Queue::parse(&queue_name) else { continue };
+            if !held_by.contains_key(queue.as_str()) {
+                let ids = redis_queue::waiting_ids(&self.redis, &self.prefix, queue)
+                    .await
+                    .map_err(|e| DispatchError::Redis(e.to_string()))?;
+                held_by.insert(queue.as_str().to_string(), ids);
+            }
+            let waiting = held_by.get(queue.as_str()).is_some_and(|ids| ids.contains(&task_id(id, pushes)));
+            if waiting { held.push(id) } else { lost.push(id) }
+        }
+        // Still waiting: looked at again only after another stale period.
+        sqlx::query("UPDATE job SET updated_at = now() WHERE id = ANY($1) AND status = 'queued'")
+            .bind(&held)
+            .execute(&self.pool)
+            .await?;
+        let requeued = sqlx::query(
+            "UPDATE job SET status = 'pending', updated_at = now(), run_at = now()
+             WHERE id = ANY($1) AND status = 'queued'",
+        )
+        .bind(&lost)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(running + requeued)
+    }
+
+    /// Removes finished jobs' data from Redis (every queue, up to [`VACUUM_BATCH`] each).
+    pub async fn vacuum(&self) -> Result<u64, DispatchError> {
+        let mut total = 0;
+        for queue in Queue::ALL {
+            total += redis_queue::vacuum_finished(&self.redis, &self.prefix, queue, VACUUM_BATCH)
+                .await
+                .map_err(|e| DispatchError::Redis(e.to_string()))?;
+        }
+        Ok(total)
     }
 
     /// Runs until `shutdown` resolves: wakes on every committed enqueue (LISTEN/NOTIFY) and at
@@ -155,6 +203,7 @@ impl Dispatcher {
         let worker = async {
             let mut listener: Option<PgListener> = None;
             let mut last_stale_check = tokio::time::Instant::now();
+            let mut last_vacuum = tokio::time::Instant::now();
             let mut failures: u32 = 0;
             loop {
                 if listener.is_none() {
@@ -184,6 +233,14 @@ impl Dispatcher {
                         if failures == 1 || failures.is_multiple_of(30) {
                             tracing::warn!(error = %e, failures, "outbox dispatch failed; jobs stay pending");
                         }
+                    }
+                }
+                if last_vacuum.elapsed() >= Duration::from_secs(5) {
+                    last_vacuum = tokio::time::Instant::now();
+                    match self.vacuum().await {
+                        Ok(n) if n > 0 => tracing::debug!(removed = n, "finished jobs removed from Redis"),
+                        Ok(_) => {}
+                        Err(e) => tracing::debug!(error = %e, "Redis vacuum skipped"),
                     }
                 }
                 if last_stale_check.elapsed() >= Duration::from_secs(30) {

@@ -7,6 +7,7 @@
 
 pub mod dispatcher;
 pub mod payloads;
+pub mod redis_queue;
 pub mod runs;
 
 use std::fmt;

@@ -194,3 +194,140 @@ async fn a_twenty_thousand_job_backlog_drains_without_overloading_redis() {
     let bound = common::jobs::dispatcher::REDIS_BACKLOG_LIMIT + 4 * common::jobs::dispatcher::BATCH as u64;
     assert!(peak <= bound, "Redis backlog peaked at {peak}");
 }
+
+async fn open_jobs(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM job WHERE status IN ('pending', 'queued', 'running')")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// Issue 9 #2: with the workers stopped, the dispatcher's guard counted only the active list
+/// (empty while no worker polls) and pushed a 9,000-job outbox into the scheduled set; the worker
+/// then failed every poll (`too many results to unpack`) and 9,000 jobs stayed queued for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nine_thousand_job_backlog_left_while_workers_were_down_drains_once_they_start() {
+    // The API (with its dispatcher) runs; no worker does.
+    let api = TestAppBuilder::new().spawn().await;
+    sqlx::query(
+        "INSERT INTO job (queue, kind, payload) SELECT 'maintenance', 'noop_for_test', '{}' FROM generate_series(1, 9000)",
+    )
+    .execute(&api.pool)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_notify('job_outbox', 'maintenance')").execute(&api.pool).await.unwrap();
+    let redis = common::kv::connection(&api.cfg).unwrap();
+    let limit = common::jobs::dispatcher::REDIS_BACKLOG_LIMIT;
+    let backlog = || async {
+        common::jobs::redis_queue::backlog(&redis, &api.prefix, common::jobs::Queue::Maintenance).await.unwrap()
+    };
+    // The dispatcher fills Redis up to its limit and keeps the rest in PostgreSQL.
+    api.eventually(Duration::from_secs(30), || async { (backlog().await >= limit).then_some(()) })
+        .await
+        .expect("dispatcher pushed up to the limit");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let waiting = backlog().await;
+    assert!(waiting <= limit + 2 * common::jobs::dispatcher::BATCH as u64, "Redis holds {waiting}");
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM job WHERE status = 'pending'").fetch_one(&api.pool).await.unwrap();
+    assert!(pending >= 9000 - waiting as i64, "the rest waits in PostgreSQL ({pending} pending)");
+
+    // What an older dispatcher left behind: every remaining row pushed as well, far past the
+    // ~8,000 due ids apalis' fetch can take at once.
+    let rows: Vec<(i64, String, serde_json::Value, i32)> =
+        sqlx::query_as("SELECT id, kind, payload, pushes FROM job WHERE status = 'pending' ORDER BY id")
+            .fetch_all(&api.pool)
+            .await
+            .unwrap();
+    let mut storage = common::jobs::storage(redis.clone(), &api.prefix, common::jobs::Queue::Maintenance);
+    for (id, kind, payload, pushes) in rows {
+        common::jobs::redis_queue::push(&mut storage, id, pushes + 1, kind, payload).await.unwrap();
+    }
+    sqlx::query("UPDATE job SET status = 'queued', pushes = pushes + 1 WHERE status = 'pending'")
+        .execute(&api.pool)
+        .await
+        .unwrap();
+    assert_eq!(backlog().await, 9000);
+
+    // A worker process starts on it: everything runs, once each.
+    let worker = TestAppBuilder::new()
+        .database(&api.db_name)
+        .prefix(&api.prefix)
+        .var("WORKER_CONCURRENCY", "32")
+        .with_worker()
+        .spawn()
+        .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    while open_jobs(&api).await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "backlog not drained: {} open", open_jobs(&api).await);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let once: i64 = sqlx::query_scalar("SELECT count(*) FROM job WHERE status = 'dead' AND attempts = 1")
+        .fetch_one(&api.pool)
+        .await
+        .unwrap();
+    assert_eq!(once, 9000, "every job ran exactly once");
+    drop(worker);
+}
+
+/// Issue 9 #2: a queued row older than JOB_STALE_SECONDS was pushed again even while Redis still
+/// held it (a long backlog), doubling the backlog. Only rows Redis lost go back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_queued_job_is_pushed_again_only_when_redis_lost_it() {
+    let app = TestAppBuilder::new().var("API_RUNS_DISPATCHER", "false").spawn().await;
+    sqlx::query(
+        "INSERT INTO job (queue, kind, payload) SELECT 'maintenance', 'noop_for_test', '{}' FROM generate_series(1, 3)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let redis = common::kv::connection(&app.cfg).unwrap();
+    let dispatcher = common::jobs::dispatcher::Dispatcher::new(&app.cfg, app.pool.clone(), redis.clone());
+    assert_eq!(dispatcher.dispatch_due().await.unwrap(), 3);
+    let age = || async {
+        sqlx::query("UPDATE job SET updated_at = now() - interval '2 hours' WHERE status = 'queued'")
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    };
+    age().await;
+    assert_eq!(dispatcher.requeue_stale().await.unwrap(), 0, "Redis still holds them");
+    let queued: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM job WHERE status = 'queued'").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(queued, 3);
+    // Redis loses them (a restart without persistence).
+    let mut conn = redis.clone();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", app.prefix)).query_async(&mut conn).await.unwrap();
+    let _: i64 = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+    age().await;
+    assert_eq!(dispatcher.requeue_stale().await.unwrap(), 3);
+    assert_eq!(dispatcher.dispatch_due().await.unwrap(), 3, "pushed again, under new task ids");
+    let pushes: Vec<i32> = sqlx::query_scalar("SELECT pushes FROM job ORDER BY id").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(pushes, vec![2, 2, 2]);
+}
+
+/// Issue 9 #6: finished jobs' data (payloads included) used to stay in Redis forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_jobs_leave_no_data_in_redis() {
+    let app = TestAppBuilder::new().with_worker().spawn().await;
+    sqlx::query("INSERT INTO job (queue, kind, payload) SELECT 'maintenance', 'noop_for_test', '{\"secret\": \"s3cr3t\"}' FROM generate_series(1, 50)")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_notify('job_outbox', 'maintenance')").execute(&app.pool).await.unwrap();
+    app.eventually(Duration::from_secs(30), || async { (open_jobs(&app).await == 0).then_some(()) })
+        .await
+        .expect("jobs ran");
+    let redis = common::kv::connection(&app.cfg).unwrap();
+    let data_hash = common::jobs::storage(redis.clone(), &app.prefix, common::jobs::Queue::Maintenance)
+        .get_config()
+        .job_data_hash();
+    let left = app
+        .eventually(Duration::from_secs(15), || async {
+            let mut conn = redis.clone();
+            let n: i64 = redis::cmd("HLEN").arg(&data_hash).query_async(&mut conn).await.unwrap();
+            (n == 0).then_some(n)
+        })
+        .await;
+    assert_eq!(left, Some(0), "the dispatcher's housekeeping removed the finished jobs' data");
+}

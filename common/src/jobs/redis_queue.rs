@@ -1,0 +1,163 @@
+//! What the service does to apalis-redis' keys itself, because the library leaves it undone:
+//! counting what waits in a queue, telling whether a pushed job is still there, moving due jobs
+//! to the active list in bounded batches, and removing finished jobs' data.
+//!
+//! apalis-redis 1.0 turns every push into a scheduled one (the `:scheduled` zset); only a
+//! worker's fetch moves due ids to the active list, and its script `unpack`s all of them at once,
+//! which fails past about 8,000 ids (`too many results to unpack`) and kills the worker on every
+//! poll. [`promote_due`] moves them 1,000 at a time, so a worker can start on any backlog.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use apalis_redis::ConnectionManager;
+use redis::Script;
+
+use apalis_core::backend::TaskSink;
+use apalis_core::task::builder::TaskBuilder;
+use apalis_core::task::task_id::TaskId;
+
+use super::{JobEnvelope, Queue, QueueStorage, storage};
+
+/// Ids moved per script call: far below Lua's unpack limit.
+pub const PROMOTE_BATCH: usize = 1_000;
+
+/// The Redis task id of a job row's `push`th push. Deterministic, so the dispatcher can tell
+/// whether Redis still holds a queued row.
+pub fn task_id(job_id: i64, push: i32) -> String {
+    format!("job-{job_id}-{push}")
+}
+
+/// Pushes the `push`th delivery of a job row. The same row and push number always give the same
+/// task id and idempotency key, so a push repeated after a rolled-back dispatch is kept once;
+/// a later push (a retry, a lost push) is a new task.
+pub async fn push(
+    storage: &mut QueueStorage,
+    job_id: i64,
+    push: i32,
+    kind: String,
+    payload: serde_json::Value,
+) -> Result<(), String> {
+    let id = task_id(job_id, push);
+    let task = TaskBuilder::new(JobEnvelope { job_id, kind, payload })
+        .task_id(TaskId::from_string(id.clone()))
+        .idempotency_key(id)
+        .build();
+    storage.push_task(task).await.map_err(|e| e.to_string())
+}
+
+fn keys(redis: &ConnectionManager, prefix: &str, queue: Queue) -> apalis_redis::Config {
+    storage(redis.clone(), prefix, queue).get_config().clone()
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+/// Jobs waiting in the queue: the scheduled set plus the active list.
+pub async fn backlog(redis: &ConnectionManager, prefix: &str, queue: Queue) -> redis::RedisResult<u64> {
+    let cfg = keys(redis, prefix, queue);
+    let mut conn = redis.clone();
+    let (scheduled, active): (u64, u64) = redis::pipe()
+        .cmd("ZCARD")
+        .arg(cfg.scheduled_jobs_set())
+        .cmd("LLEN")
+        .arg(cfg.active_jobs_list())
+        .query_async(&mut conn)
+        .await?;
+    Ok(scheduled + active)
+}
+
+/// Ids of every job waiting in the queue (scheduled or active). Bounded by the dispatcher's
+/// backlog limit, so reading them whole is cheap.
+pub async fn waiting_ids(redis: &ConnectionManager, prefix: &str, queue: Queue) -> redis::RedisResult<HashSet<String>> {
+    let cfg = keys(redis, prefix, queue);
+    let mut conn = redis.clone();
+    let (scheduled, active): (Vec<String>, Vec<String>) = redis::pipe()
+        .cmd("ZRANGE")
+        .arg(cfg.scheduled_jobs_set())
+        .arg(0)
+        .arg(-1)
+        .cmd("LRANGE")
+        .arg(cfg.active_jobs_list())
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await?;
+    Ok(scheduled.into_iter().chain(active).collect())
+}
+
+static PROMOTE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local ids = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+        if #ids > 0 then
+            redis.call('rpush', KEYS[2], unpack(ids))
+            redis.call('zrem', KEYS[1], unpack(ids))
+            redis.call('del', KEYS[3])
+            redis.call('lpush', KEYS[3], 1)
+        end
+        return #ids
+        ",
+    )
+});
+
+/// Moves every due scheduled job to the active list, [`PROMOTE_BATCH`] per call; returns how
+/// many moved. Safe beside running workers (each call is one atomic script).
+pub async fn promote_due(redis: &ConnectionManager, prefix: &str, queue: Queue) -> redis::RedisResult<u64> {
+    let cfg = keys(redis, prefix, queue);
+    let mut conn = redis.clone();
+    let mut total = 0u64;
+    loop {
+        let moved: u64 = PROMOTE
+            .key(cfg.scheduled_jobs_set())
+            .key(cfg.active_jobs_list())
+            .key(cfg.signal_list())
+            .arg(now_secs())
+            .arg(PROMOTE_BATCH)
+            .invoke_async(&mut conn)
+            .await?;
+        total += moved;
+        if moved < PROMOTE_BATCH as u64 {
+            return Ok(total);
+        }
+    }
+}
+
+static VACUUM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local n = 0
+        for _, set in ipairs({KEYS[1], KEYS[2]}) do
+            local ids = redis.call('spop', set, tonumber(ARGV[1]))
+            for _, id in ipairs(ids) do
+                redis.call('hdel', KEYS[3], id)
+                redis.call('hdel', KEYS[4] .. ':result', id)
+                redis.call('del', KEYS[4] .. ':' .. id)
+                n = n + 1
+            end
+        end
+        return n
+        ",
+    )
+});
+
+/// Removes the data of finished jobs (acknowledged done or dead) from Redis, at most `limit` per
+/// call and set; returns how many. The job table keeps every job's state, so nothing is lost.
+pub async fn vacuum_finished(
+    redis: &ConnectionManager,
+    prefix: &str,
+    queue: Queue,
+    limit: usize,
+) -> redis::RedisResult<u64> {
+    let cfg = keys(redis, prefix, queue);
+    let mut conn = redis.clone();
+    VACUUM
+        .key(cfg.done_jobs_set())
+        .key(cfg.dead_jobs_set())
+        .key(cfg.job_data_hash())
+        .key(cfg.job_meta_hash())
+        .arg(limit)
+        .invoke_async(&mut conn)
+        .await
+}
