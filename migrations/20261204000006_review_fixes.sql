@@ -19,3 +19,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 CREATE INDEX users_phone_key_idx ON users (phone_key(phone_number)) WHERE phone_number IS NOT NULL;
+
+-- Reset links are derived (HMAC with the signing secret) from a random salt kept here, so the
+-- emails worker builds the link from the token row's id and no job payload or Redis entry ever
+-- holds the token. Rows from before have no salt: their links were already sent.
+ALTER TABLE password_reset_token ADD COLUMN salt bytea;
+
+-- Reset links that older releases wrote into job payloads are removed from finished jobs.
+UPDATE job SET payload = payload #- '{context,reset_url}'
+WHERE kind = 'send_email' AND payload->>'template' = 'password_reset' AND status IN ('done', 'failed', 'dead');

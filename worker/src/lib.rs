@@ -82,6 +82,7 @@ async fn dispatch(ctx: &WorkerContext, job: &ClaimedJob) -> Result<(), JobError>
     }
     match job.kind.as_str() {
         jobs::SendEmail::KIND => emails::send(ctx, decode(job)?).await,
+        jobs::SendPasswordReset::KIND => emails::send_password_reset(ctx, decode(job)?).await,
         jobs::PruneExpired::KIND => maintenance::prune(ctx, decode(job)?).await,
         jobs::StoreProductImage::KIND => media::store(ctx, decode(job)?).await,
         jobs::DeleteStoredMedia::KIND => media::delete(ctx, decode(job)?).await,

@@ -335,8 +335,7 @@ async fn password_reset(State(state): State<AppState>, ip: ClientIp, body: Body)
             return Err(ApiError::validation(json!({"email": ["Provide an email or a username."]})));
         }
     };
-    let settings =
-        ResetSettings { ttl: state.cfg.password_reset_ttl, url_template: state.cfg.password_reset_url.clone() };
+    let settings = ResetSettings::from_config(&state.cfg);
     let queued = reset::request(&state.pool, &settings, &target, &ip.0.to_string()).await?;
     tracing::info!(queued, "password reset requested");
     Ok((StatusCode::ACCEPTED, Json(json!({"detail": "If the account exists, a reset link has been sent."})))

@@ -2,11 +2,31 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
 use sqlx::PgPool;
 
-use super::sessions::{hash_token, new_token};
+use super::sessions::hash_token;
 use super::users::{self, User};
-use crate::jobs::{self, SendEmail};
+use crate::jobs::{self, SendEmail, SendPasswordReset};
+
+/// The token of a reset link: HMAC-SHA256 of the row's random salt under the signing secret.
+/// Only its SHA-256 is stored; the worker derives it again to build the link, so neither the job
+/// table nor Redis ever holds it.
+pub fn derive_token(secret: &SecretString, salt: &[u8]) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes()) {
+        Ok(m) => m,
+        // HMAC takes keys of any length; unreachable.
+        Err(_) => return String::new(),
+    };
+    mac.update(b"password-reset:");
+    mac.update(salt);
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
 
 /// What the client asked to reset.
 #[derive(Debug, Clone)]
@@ -17,6 +37,17 @@ pub enum ResetTarget {
     Username(String),
 }
 
+impl ResetSettings {
+    /// The settings of `cfg`.
+    pub fn from_config(cfg: &crate::Config) -> Self {
+        Self {
+            ttl: cfg.password_reset_ttl,
+            url_template: cfg.password_reset_url.clone(),
+            secret: cfg.jwt_secret.clone(),
+        }
+    }
+}
+
 /// Settings the reset flow needs.
 #[derive(Debug, Clone)]
 pub struct ResetSettings {
@@ -24,6 +55,8 @@ pub struct ResetSettings {
     pub ttl: Duration,
     /// Link with `{token}`.
     pub url_template: String,
+    /// The signing secret tokens are derived with (`JWT_SECRET`).
+    pub secret: SecretString,
 }
 
 /// Creates a token and its email job for each matching active account that has an email, in one
@@ -47,33 +80,62 @@ pub async fn request(
     }
     let mut tx = pool.begin().await?;
     for user in &accounts {
-        let (token, hash) = new_token();
+        let mut salt = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut salt);
+        let token = derive_token(&settings.secret, &salt);
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO password_reset_token (user_id, token_hash, expires_at, requested_ip)
-             VALUES ($1, $2, now() + make_interval(secs => $3), $4) RETURNING id",
+            "INSERT INTO password_reset_token (user_id, token_hash, salt, expires_at, requested_ip)
+             VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5) RETURNING id",
         )
         .bind(user.id)
-        .bind(hash)
+        .bind(hash_token(&token))
+        .bind(&salt[..])
         .bind(settings.ttl.as_secs_f64())
         .bind(ip)
         .fetch_one(&mut *tx)
         .await?;
-        let job = SendEmail {
-            message_key: format!("password_reset:{id}"),
-            to: user.email.trim().to_string(),
-            template: "password_reset".into(),
-            context: serde_json::json!({
-                "name": user.display_name(),
-                "username": user.username,
-                "reset_url": settings.url_template.replace("{token}", &token),
-                "valid_minutes": settings.ttl.as_secs() / 60,
-            }),
-        };
-        let key = job.message_key.clone();
-        jobs::enqueue(&mut tx, &job, Some(&key)).await?;
+        jobs::enqueue(&mut tx, &SendPasswordReset { reset_id: id }, Some(&message_key(id))).await?;
     }
     tx.commit().await?;
     Ok(accounts.len())
+}
+
+/// The dedupe key of a reset email (one per token row).
+pub fn message_key(reset_id: i64) -> String {
+    format!("password_reset:{reset_id}")
+}
+
+/// The email of one reset token, built for sending: `None` when the token was used, has
+/// expired, has no salt (sent by an older release), or its account is gone, inactive or has no
+/// email address; nothing is sent then.
+pub async fn email_for(
+    pool: &PgPool,
+    settings: &ResetSettings,
+    reset_id: i64,
+) -> Result<Option<SendEmail>, sqlx::Error> {
+    let row: Option<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT user_id, salt FROM password_reset_token
+         WHERE id = $1 AND used_at IS NULL AND expires_at > now() AND salt IS NOT NULL",
+    )
+    .bind(reset_id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((user_id, salt)) = row else { return Ok(None) };
+    let Some(user) = users::find(pool, user_id).await?.filter(|u| u.is_active && !u.email.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let token = derive_token(&settings.secret, &salt);
+    Ok(Some(SendEmail {
+        message_key: message_key(reset_id),
+        to: user.email.trim().to_string(),
+        template: "password_reset".into(),
+        context: serde_json::json!({
+            "name": user.display_name(),
+            "username": user.username,
+            "reset_url": settings.url_template.replace("{token}", &token),
+            "valid_minutes": settings.ttl.as_secs() / 60,
+        }),
+    }))
 }
 
 /// Why a reset was refused.

@@ -23,6 +23,21 @@ impl Job for SendEmail {
     const MAX_ATTEMPTS: i32 = 10;
 }
 
+/// Sends the password-reset email of one `password_reset_token` row. The payload carries only
+/// the row's id: the worker derives the link's token from the row's salt and the signing secret,
+/// so the token is never stored in the job table or in Redis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendPasswordReset {
+    /// `password_reset_token.id`.
+    pub reset_id: i64,
+}
+
+impl Job for SendPasswordReset {
+    const KIND: &'static str = "send_password_reset";
+    const QUEUE: Queue = Queue::Emails;
+    const MAX_ATTEMPTS: i32 = 10;
+}
+
 /// Deletes expired tokens, idempotency keys and old finished jobs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PruneExpired {

@@ -180,3 +180,46 @@ async fn confirm_calls_with_bad_tokens_hash_nothing_and_are_limited() {
     assert_eq!((invalid, limited), (10, 20), "10 an hour per address");
     assert_eq!(hashes_so_far(&app).await, before, "no argon2 work for a bad token");
 }
+
+/// Issue 9 #6: the reset link with its raw token sat in the job payload for two weeks and in
+/// Redis for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_raw_reset_token_is_kept_in_the_job_table_or_redis() {
+    let smtp = SmtpServer::start().await;
+    let app = app_with_smtp(&smtp).await;
+    app.create_user("meera", "old-password-1", "user", "meera@example.com").await;
+    let res = app.post("/api/auth/password-reset/", &json!({"username": "meera"}), None).await;
+    assert_eq!(res.status(), 202);
+    let mail = wait_for_mail(&app, &smtp, 1).await;
+    let token = token_from(&mail[0].data);
+    assert!(token.len() >= 40, "{token}");
+    let job: (String, String, String) =
+        sqlx::query_as("SELECT kind, status, payload::text FROM job WHERE queue = 'emails'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(job.0, "send_password_reset");
+    assert!(!job.2.contains(&token), "payload {}", job.2);
+    assert!(!job.2.contains("reset.test"), "no link in the payload: {}", job.2);
+    // Nothing in Redis carries it either (the finished job's data is vacuumed too).
+    let redis = redis::Client::open(e2e::redis_url()).unwrap();
+    let mut conn = redis.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{}:*", app.prefix)).query_async(&mut conn).await.unwrap();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.unwrap();
+        let dump: String = match kind.as_str() {
+            "hash" => {
+                let v: Vec<String> = redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await.unwrap();
+                v.join(" ")
+            }
+            "string" => redis::cmd("GET").arg(&key).query_async(&mut conn).await.unwrap(),
+            _ => String::new(),
+        };
+        assert!(!dump.contains(&token), "{key} holds the token");
+    }
+    // The link works.
+    let res = app
+        .post("/api/auth/password-reset/confirm/", &json!({"token": token, "new_password": "brand-new-pass-9"}), None)
+        .await;
+    assert_eq!(res.status(), 204);
+}
