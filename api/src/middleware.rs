@@ -194,7 +194,8 @@ fn bearer_token(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
-async fn resolve(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+/// The user of an access token, with every check the Bearer header gets.
+pub async fn resolve(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
     if token.is_empty() {
         return Err(ApiError::Unauthorized("Invalid token"));
     }

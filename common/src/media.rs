@@ -29,8 +29,15 @@ pub const THUMBNAIL_TRANSFORMATION: &str = "c_fill,f_auto,g_auto,h_300,q_auto,w_
 pub const IMAGE_EXTENSIONS: [&str; 4] = ["jpg", "jpeg", "png", "gif"];
 /// Directory (under `MEDIA_DIR`) of uploads not yet stored by the worker.
 pub const STAGING_DIR: &str = "staging";
+/// Directory (under `MEDIA_DIR`) of private uploads not yet stored by the worker. Nothing under
+/// `private/` is ever served by `/media/`.
+pub const PRIVATE_STAGING_DIR: &str = "private/staging";
 /// Directory (under `MEDIA_DIR`) of stored payment proofs.
-pub const PROOFS_DIR: &str = "payment_proofs";
+pub const PROOFS_DIR: &str = "private/payment_proofs";
+/// Where releases before the secure-file route stored payment proofs (no longer served publicly).
+pub const LEGACY_PROOFS_DIR: &str = "payment_proofs";
+/// Cloudinary folder of payment proofs.
+pub const PROOFS_FOLDER: &str = "payment_proofs";
 /// Directory (under `MEDIA_DIR`) of stored product images.
 pub const PRODUCTS_DIR: &str = "products";
 /// Directory (under `MEDIA_DIR`) of product thumbnails.
@@ -193,12 +200,12 @@ pub fn random_name(kind: ImageKind) -> String {
 }
 
 /// The file under `media_dir` that a stored relative path names, if the path is one we could
-/// have written: `staging/<name>`, `products/<name>` or `products/thumbs/<name>`, names of
-/// `[A-Za-z0-9_-]` with one extension. Anything else (`..`, absolute, other directories) is
-/// `None`.
+/// have written: `staging/<name>`, `products/<name>`, `products/thumbs/<name>` or one of the
+/// private directories, names of `[A-Za-z0-9_-]` with one extension. Anything else (`..`,
+/// absolute, other directories) is `None`.
 pub fn resolve_media_path(media_dir: &Path, rel: &str) -> Option<PathBuf> {
     let (dir, name) = rel.rsplit_once('/')?;
-    if ![STAGING_DIR, PRODUCTS_DIR, THUMBS_DIR, PROOFS_DIR].contains(&dir) {
+    if ![STAGING_DIR, PRODUCTS_DIR, THUMBS_DIR, PRIVATE_STAGING_DIR, PROOFS_DIR, LEGACY_PROOFS_DIR].contains(&dir) {
         return None;
     }
     let (stem, ext) = name.split_once('.')?;
@@ -207,6 +214,79 @@ pub fn resolve_media_path(media_dir: &Path, rel: &str) -> Option<PathBuf> {
         return None;
     }
     Some(media_dir.join(dir).join(name))
+}
+
+/// Where a private file (payment proof, customer material, invoice) is kept: the stored value is
+/// this key, never a public URL. `/media/` serves none of them; the secure-file routes do, after
+/// their access checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrivateFile {
+    /// A path under `MEDIA_DIR` ([`resolve_media_path`] rules).
+    Local(String),
+    /// A Cloudinary asset of delivery type `authenticated`: `cloudinary:<resource_type>/<public_id>`
+    /// plus `.<format>` for images (raw public ids keep their extension).
+    Cloudinary {
+        /// `image` or `raw`.
+        resource_type: String,
+        /// Public id.
+        public_id: String,
+        /// Format of an image (`png`, `jpg`, `gif`); empty for raw files.
+        format: String,
+    },
+    /// A public URL stored by an older release; it is public already.
+    LegacyUrl(String),
+}
+
+impl PrivateFile {
+    /// Reads a stored value.
+    pub fn parse(stored: &str) -> Option<Self> {
+        if let Some(rest) = stored.strip_prefix("cloudinary:") {
+            let (resource_type, id) = rest.split_once('/')?;
+            return match resource_type {
+                "image" => {
+                    let (public_id, format) = id.rsplit_once('.')?;
+                    Some(Self::Cloudinary {
+                        resource_type: "image".into(),
+                        public_id: public_id.into(),
+                        format: format.into(),
+                    })
+                }
+                "raw" => {
+                    Some(Self::Cloudinary { resource_type: "raw".into(), public_id: id.into(), format: String::new() })
+                }
+                _ => None,
+            };
+        }
+        if is_url(stored) {
+            return Some(Self::LegacyUrl(stored.to_string()));
+        }
+        (!stored.is_empty()).then(|| Self::Local(stored.to_string()))
+    }
+
+    /// The value to store.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Local(rel) => rel.clone(),
+            Self::Cloudinary { resource_type, public_id, format } if format.is_empty() => {
+                format!("cloudinary:{resource_type}/{public_id}")
+            }
+            Self::Cloudinary { resource_type, public_id, format } => {
+                format!("cloudinary:{resource_type}/{public_id}.{format}")
+            }
+            Self::LegacyUrl(url) => url.clone(),
+        }
+    }
+
+    /// The file's extension (lower case), which gives its content type.
+    pub fn extension(&self) -> String {
+        let name = match self {
+            Self::Local(rel) => rel.as_str(),
+            Self::Cloudinary { public_id, format, .. } if format.is_empty() => public_id.as_str(),
+            Self::Cloudinary { format, .. } => return format.to_ascii_lowercase(),
+            Self::LegacyUrl(url) => url.split(['?', '#']).next().unwrap_or(url),
+        };
+        name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).filter(|e| !e.contains('/')).unwrap_or_default()
+    }
 }
 
 /// Whether a stored value is an absolute URL (Cloudinary) rather than a path under `MEDIA_DIR`.
@@ -392,6 +472,55 @@ impl Cloudinary {
     /// Uploads a document (`raw/upload`; the public id keeps the file's extension).
     pub async fn upload_raw(&self, bytes: Vec<u8>, file_name: &str, public_id: &str) -> Result<Uploaded, MediaError> {
         self.upload_to("raw", bytes, file_name, public_id).await
+    }
+
+    /// Uploads a private file (delivery type `authenticated`: no public URL reaches it) as an
+    /// image or a raw file; returns its storage key.
+    pub async fn upload_private(
+        &self,
+        resource_type: &str,
+        bytes: Vec<u8>,
+        file_name: &str,
+        public_id: &str,
+    ) -> Result<PrivateFile, MediaError> {
+        let mut form = reqwest::multipart::Form::new();
+        for (k, v) in self.signed(&[("public_id", public_id), ("overwrite", "true"), ("type", "authenticated")]) {
+            form = form.text(k, v);
+        }
+        form = form.part("file", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
+        let body = self.send(self.http.post(self.endpoint_for(resource_type, "upload")).multipart(form)).await?;
+        let public_id = body["public_id"].as_str().unwrap_or(public_id).to_string();
+        let format =
+            if resource_type == "raw" { String::new() } else { body["format"].as_str().unwrap_or("").to_string() };
+        Ok(PrivateFile::Cloudinary { resource_type: resource_type.to_string(), public_id, format })
+    }
+
+    /// A signed download URL of a private asset that stops working after `valid_for`
+    /// (Cloudinary's `download` API with `expires_at`). Built locally, no call is made.
+    pub fn private_download_url(
+        &self,
+        resource_type: &str,
+        public_id: &str,
+        format: &str,
+        valid_for: Duration,
+        now_unix: i64,
+    ) -> String {
+        let expires_at = (now_unix + valid_for.as_secs() as i64).to_string();
+        let mut params: Vec<(&str, &str)> =
+            vec![("public_id", public_id), ("type", "authenticated"), ("expires_at", &expires_at)];
+        if !format.is_empty() {
+            params.push(("format", format));
+        }
+        let timestamp = now_unix.to_string();
+        params.push(("timestamp", &timestamp));
+        let signature = sign(&params, self.creds.api_secret.expose_secret());
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &params {
+            query.append_pair(k, v);
+        }
+        query.append_pair("api_key", &self.creds.api_key);
+        query.append_pair("signature", &signature);
+        format!("{}?{}", self.endpoint_for(resource_type, "download"), query.finish())
     }
 
     async fn upload_to(

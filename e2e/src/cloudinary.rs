@@ -1,7 +1,9 @@
 //! A fake Cloudinary upload API on a random local port, reached through `CLOUDINARY_API_BASE`.
 //! Like the real one it checks `api_key`, `timestamp` and the SHA-1 signature of the sorted
 //! parameters (401 `Invalid Signature`, 401 unknown key, 400 missing or stale parameters),
-//! keeps uploaded assets by public id, answers with a realistic `secure_url`, and destroys them.
+//! keeps uploaded assets by public id with their delivery type (`upload`, or `authenticated`
+//! for private files), answers with a realistic `secure_url`, destroys them, and serves private
+//! assets only through a signed, unexpired `download` URL (as the real private download API).
 //! It can be told to fail the next uploads with 500.
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,6 +30,10 @@ pub struct Asset {
     pub bytes: Vec<u8>,
     /// Version number in its URL.
     pub version: i64,
+    /// Delivery type: `upload` (public) or `authenticated` (private).
+    pub delivery_type: String,
+    /// `image` or `raw`.
+    pub resource_type: String,
 }
 
 #[derive(Default)]
@@ -152,28 +158,41 @@ async fn store_upload(state: FakeState, cloud: String, mut form: Multipart, raw:
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..20].to_string());
     let version = chrono::Utc::now().timestamp();
+    let delivery_type = params.get("type").cloned().unwrap_or_else(|| "upload".to_string());
+    if !["upload", "authenticated", "private"].contains(&delivery_type.as_str()) {
+        return error(StatusCode::BAD_REQUEST, "Invalid type");
+    }
+    // Authenticated assets are reachable only through signed URLs.
+    let delivery =
+        if delivery_type == "upload" { "upload".to_string() } else { format!("{delivery_type}/s--x0x0x0x0--") };
+    let resource_type = if raw { "raw" } else { "image" };
     let secure_url = if raw {
-        format!("https://res.cloudinary.com/{}/raw/upload/v{version}/{public_id}", state.cloud)
+        format!("https://res.cloudinary.com/{}/raw/{delivery}/v{version}/{public_id}", state.cloud)
     } else {
-        format!("https://res.cloudinary.com/{}/image/upload/v{version}/{public_id}.{format}", state.cloud)
+        format!("https://res.cloudinary.com/{}/image/{delivery}/v{version}/{public_id}.{format}", state.cloud)
     };
     let size = bytes.len();
-    state
-        .inner
-        .lock()
-        .unwrap()
-        .assets
-        .insert(public_id.clone(), Asset { public_id: public_id.clone(), format: format.to_string(), bytes, version });
+    state.inner.lock().unwrap().assets.insert(
+        public_id.clone(),
+        Asset {
+            public_id: public_id.clone(),
+            format: format.to_string(),
+            bytes,
+            version,
+            delivery_type: delivery_type.clone(),
+            resource_type: resource_type.to_string(),
+        },
+    );
     Json(json!({
         "asset_id": uuid::Uuid::new_v4().simple().to_string(),
         "public_id": public_id,
         "version": version,
         "signature": expected_signature(&BTreeMap::from([("public_id".to_string(), public_id.clone()), ("version".to_string(), version.to_string())]), &state.api_secret),
         "format": format,
-        "resource_type": if raw { "raw" } else { "image" },
+        "resource_type": resource_type,
         "created_at": chrono::Utc::now().to_rfc3339(),
         "bytes": size,
-        "type": "upload",
+        "type": delivery_type,
         "url": secure_url.replacen("https://", "http://", 1),
         "secure_url": secure_url,
     }))
@@ -198,6 +217,37 @@ async fn destroy(
     Json(json!({"result": if existed { "ok" } else { "not found" }})).into_response()
 }
 
+/// `GET /v1_1/{cloud}/{resource_type}/download`: a signed private download URL. Checks key,
+/// timestamp and signature like the upload API, then `expires_at`, then serves the asset.
+async fn download(
+    State(state): State<FakeState>,
+    Path((cloud, resource_type)): Path<(String, String)>,
+    axum::extract::Query(params): axum::extract::Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Err((status, message)) = authenticate(&state, &cloud, &params) {
+        return error(status, &message);
+    }
+    match params.get("expires_at").and_then(|t| t.parse::<i64>().ok()) {
+        Some(t) if t > chrono::Utc::now().timestamp() => {}
+        _ => return error(StatusCode::UNAUTHORIZED, "Link expired or expires_at missing"),
+    }
+    let Some(public_id) = params.get("public_id") else {
+        return error(StatusCode::BAD_REQUEST, "Missing required parameter - public_id");
+    };
+    let delivery_type = params.get("type").map(String::as_str).unwrap_or("upload");
+    let inner = state.inner.lock().unwrap();
+    let Some(asset) =
+        inner.assets.get(public_id).filter(|a| a.resource_type == resource_type && a.delivery_type == delivery_type)
+    else {
+        return error(StatusCode::NOT_FOUND, "Resource not found");
+    };
+    if resource_type == "image" && params.get("format").map(String::as_str) != Some(asset.format.as_str()) {
+        return error(StatusCode::NOT_FOUND, "Resource not found - format");
+    }
+    (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/octet-stream")], asset.bytes.clone())
+        .into_response()
+}
+
 impl FakeCloudinary {
     /// Starts the fake for cloud `cloud` with the given credentials.
     pub async fn start(cloud: &str, api_key: &str, api_secret: &str) -> Self {
@@ -212,6 +262,7 @@ impl FakeCloudinary {
             .route("/v1_1/{cloud}/image/upload", post(upload))
             .route("/v1_1/{cloud}/raw/upload", post(upload_raw))
             .route("/v1_1/{cloud}/image/destroy", post(destroy))
+            .route("/v1_1/{cloud}/{resource_type}/download", axum::routing::get(download))
             .layer(DefaultBodyLimit::max(20 * 1024 * 1024))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -140,13 +140,15 @@ pub async fn delete(ctx: &WorkerContext, job: DeleteStoredMedia) -> Result<(), J
     Ok(())
 }
 
-/// Stores one staged payment proof: Cloudinary (images as images, PDFs as raw files) or
-/// `MEDIA_DIR/payment_proofs`, then points the record at it.
+/// Stores one staged payment proof privately: Cloudinary with delivery type `authenticated`
+/// (images as images, PDFs as raw files) or `MEDIA_DIR/private/payment_proofs`, then points the
+/// record at its storage key.
 pub async fn store_proof(ctx: &WorkerContext, job: StorePaymentProof) -> Result<(), JobError> {
     let Some(Some(staged)) = admin::proof_of(&ctx.pool, job.record_id).await? else {
         return Ok(());
     };
-    if !staged.starts_with(&format!("{}/", media::STAGING_DIR)) {
+    let staging = [media::PRIVATE_STAGING_DIR, media::STAGING_DIR];
+    if !staging.iter().any(|dir| staged.starts_with(&format!("{dir}/"))) {
         return Ok(());
     }
     let staged_path = media::resolve_media_path(&ctx.cfg.media_dir, &staged)
@@ -162,14 +164,15 @@ pub async fn store_proof(ctx: &WorkerContext, job: StorePaymentProof) -> Result<
     let stored = match Cloudinary::from_config(&ctx.cfg).map_err(media_error)? {
         Some(cloud) => {
             let stem = name.split('.').next().unwrap_or_default();
-            let uploaded = if name.ends_with(".pdf") {
+            let folder = media::PROOFS_FOLDER;
+            let file = if name.ends_with(".pdf") {
                 // Raw public ids keep their extension.
-                cloud.upload_raw(bytes, &name, &format!("{}/{name}", media::PROOFS_DIR)).await
+                cloud.upload_private("raw", bytes, &name, &format!("{folder}/{name}")).await
             } else {
-                cloud.upload(bytes, &name, &format!("{}/{stem}", media::PROOFS_DIR)).await
+                cloud.upload_private("image", bytes, &name, &format!("{folder}/{stem}")).await
             }
             .map_err(media_error)?;
-            uploaded.secure_url
+            file.key()
         }
         None => {
             let rel = format!("{}/{name}", media::PROOFS_DIR);

@@ -220,28 +220,36 @@ async fn update_payment_status(
 
 const PAYMENT_METHODS: [&str; 7] = ["cash", "upi", "bank_transfer", "card", "cheque", "razorpay", "other"];
 
-/// A stored proof: (path under MEDIA_DIR).
-async fn store_proof(state: &AppState, file_name: &str, bytes: &[u8]) -> Result<String, String> {
-    let ext = if bytes.starts_with(b"%PDF-") {
-        "pdf"
-    } else {
-        common::media::validate_image(file_name, bytes).map_err(|e| e.message())?.ext()
-    };
+/// Checks a proof and stages it privately (`MEDIA_DIR/private/staging`, which `/media/` never
+/// serves); returns its staged path. Images are decoded on the blocking pool, under the
+/// process-wide decode limit.
+async fn store_proof(state: &AppState, file_name: &str, bytes: Vec<u8>) -> Result<String, String> {
     let lower = file_name.to_ascii_lowercase();
     let allowed = [".jpg", ".jpeg", ".png", ".gif", ".pdf"];
     if !allowed.iter().any(|a| lower.ends_with(a)) {
         return Err("Upload a JPEG, PNG or GIF image or a PDF document.".into());
     }
-    if ext == "pdf" && !lower.ends_with(".pdf") {
-        return Err("The file's content does not match its extension.".into());
-    }
-    // Staged here; the media worker stores it (Cloudinary or MEDIA_DIR/payment_proofs).
-    let rel = format!("{}/{}.{ext}", common::media::STAGING_DIR, uuid::Uuid::new_v4().simple());
+    let (ext, bytes) = if bytes.starts_with(b"%PDF-") {
+        if !lower.ends_with(".pdf") {
+            return Err("The file's content does not match its extension.".into());
+        }
+        ("pdf", bytes)
+    } else {
+        let _permit = state.decode_permits.acquire().await.map_err(|e| format!("decode: {e}"))?;
+        let name = file_name.to_string();
+        let (verdict, bytes) =
+            tokio::task::spawn_blocking(move || (common::media::validate_image(&name, &bytes), bytes))
+                .await
+                .map_err(|e| format!("decode: {e}"))?;
+        (verdict.map_err(|e| e.message())?.ext(), bytes)
+    };
+    // Staged here; the media worker stores it (Cloudinary `authenticated` or MEDIA_DIR/private).
+    let rel = format!("{}/{}.{ext}", common::media::PRIVATE_STAGING_DIR, uuid::Uuid::new_v4().simple());
     let path = state.cfg.media_dir.join(&rel);
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir).await.map_err(|e| format!("storage: {e}"))?;
     }
-    tokio::fs::write(&path, bytes).await.map_err(|e| format!("storage: {e}"))?;
+    tokio::fs::write(&path, &bytes).await.map_err(|e| format!("storage: {e}"))?;
     Ok(rel)
 }
 
@@ -356,7 +364,7 @@ async fn record_payment(
     }
     let proof = match file {
         Some((name, bytes)) => Some(
-            store_proof(&state, &name, &bytes)
+            store_proof(&state, &name, bytes)
                 .await
                 .map_err(|m| ApiError::Errors(StatusCode::BAD_REQUEST, json!({"payment_proof": [m]})))?,
         ),

@@ -82,14 +82,16 @@ pub async fn list_json(state: &AppState, path: &str, filter: &ListFilter, page: 
 }
 
 /// §3 PaymentRecord.
-pub fn record_json(base: &str, r: &PaymentRecord, users: &HashMap<i64, User>) -> Value {
+pub fn record_json(r: &PaymentRecord, users: &HashMap<i64, User>) -> Value {
     json!({
         "id": r.id,
         "order": r.order_id,
         "amount": dec(r.amount),
         "payment_method": r.payment_method,
         "payment_reference": r.payment_reference,
-        "payment_proof": r.payment_proof.as_deref().filter(|p| !p.is_empty()).map(|p| media_url(base, p)),
+        // Private: served by the §4.11 route after its access check, never at a public URL.
+        "payment_proof": r.payment_proof.as_deref().filter(|p| !p.is_empty())
+            .map(|_| format!("/api/secure-files/payment-proofs/{}/", r.id)),
         "recorded_by": basic_of(users, r.recorded_by_id),
         "recorded_at": common::time::ist(r.recorded_at),
         "notes": r.notes,
@@ -122,7 +124,7 @@ pub async fn records_json(state: &AppState, order_id: i64) -> ApiResult<Vec<Valu
     let records = admin::payment_records(&state.pool, order_id).await?;
     let ids: Vec<i64> = records.iter().filter_map(|r| r.recorded_by_id).collect();
     let users = users::find_many(&state.pool, &ids).await?;
-    Ok(records.iter().map(|r| record_json(&state.cfg.public_base_url, r, &users)).collect())
+    Ok(records.iter().map(|r| record_json(r, &users)).collect())
 }
 
 /// Status history of an order, newest first.

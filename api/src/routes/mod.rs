@@ -16,6 +16,7 @@ pub mod health;
 pub mod notifications;
 pub mod orders;
 pub mod refunds;
+pub mod secure_files;
 pub mod staff_checklist;
 pub mod users;
 
@@ -54,6 +55,7 @@ pub fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
         .merge(admin_checklists::router())
         .merge(admin_resource_fields::router())
         .merge(notifications::router())
+        .merge(secure_files::router())
         .split_for_parts();
     let (public, public_doc) = health::public_router().merge(crate::metrics::router()).split_for_parts();
     doc.merge(public_doc);
@@ -72,7 +74,7 @@ pub fn app(state: AppState) -> Router {
         .merge(public)
         .merge(api)
         .merge(docs)
-        .nest_service("/media", media_files(&cfg.media_dir))
+        .merge(media_files(&cfg.media_dir))
         .fallback(move |req: Request| not_found(req, matcher.clone()))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
@@ -85,11 +87,15 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `/media/{*path}`: files under `MEDIA_DIR` (staged and locally stored product images, with
-/// random names), no directory listing or index pages; `nosniff` comes from the security
-/// headers layer.
-fn media_files(dir: &std::path::Path) -> tower_http::services::ServeDir {
-    tower_http::services::ServeDir::new(dir).append_index_html_on_directories(false)
+/// `/media/…`: public product images only: `products/` (stored, with thumbnails) and `staging/`
+/// (product images the worker has not stored yet), random names, no directory listing or index
+/// pages; `nosniff` comes from the security headers layer. Nothing else under `MEDIA_DIR` (the
+/// private files under `private/`, proofs of older releases under `payment_proofs/`) is served.
+fn media_files(dir: &std::path::Path) -> Router<AppState> {
+    let serve = |sub: &str| tower_http::services::ServeDir::new(dir.join(sub)).append_index_html_on_directories(false);
+    Router::new()
+        .nest_service(&format!("/media/{}", common::media::PRODUCTS_DIR), serve(common::media::PRODUCTS_DIR))
+        .nest_service(&format!("/media/{}", common::media::STAGING_DIR), serve(common::media::STAGING_DIR))
 }
 
 /// Paths of the document, for telling "missing slash" from "no such route".

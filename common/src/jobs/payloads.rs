@@ -95,8 +95,9 @@ impl Job for ReconcilePayments {
 }
 
 /// Stores a staged payment proof (Cloudinary, images as images and PDFs as raw files, or local
-/// disk under `MEDIA_DIR/payment_proofs`) and points its payment record at it. Idempotent: a
-/// record no longer pointing at `staging/` is done.
+/// disk under `MEDIA_DIR/private/payment_proofs`), privately (Cloudinary `authenticated`), and
+/// points its payment record at it. Idempotent: a record no longer pointing at the private
+/// staging directory is done.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StorePaymentProof {
     /// `payment_record.id`.

@@ -407,7 +407,7 @@ pub async fn record_payment(
     let mut tx = pool.begin().await?;
     let order = lock(&mut tx, id).await?.ok_or(DeskError::NotFound)?;
     let record_id = insert_record(&mut tx, id, p, Some(actor), now).await?;
-    if p.proof.as_deref().is_some_and(|proof| proof.starts_with(&format!("{}/", crate::media::STAGING_DIR))) {
+    if p.proof.as_deref().is_some_and(|proof| proof.starts_with(&format!("{}/", crate::media::PRIVATE_STAGING_DIR))) {
         crate::jobs::enqueue(&mut tx, &crate::jobs::StorePaymentProof { record_id }, None).await?;
     }
     let paid: i64 =
@@ -463,6 +463,16 @@ pub async fn proof_of(pool: &PgPool, record_id: i64) -> Result<Option<Option<Str
         .bind(record_id)
         .fetch_optional(pool)
         .await
+}
+
+/// A record's stored proof and its order's assignee, for the secure-file route.
+pub async fn proof_access(pool: &PgPool, record_id: i64) -> Result<Option<(Option<String>, Option<i64>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.payment_proof, o.assigned_to_id FROM payment_record r JOIN orders o ON o.id = r.order_id WHERE r.id = $1",
+    )
+    .bind(record_id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Points a record at its stored proof, if it still points at the staged file.

@@ -231,10 +231,10 @@ async fn record_payment_recomputes_the_payment_status() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["fully_paid"], true);
     assert_eq!(body["balance"], json!(0.0));
-    let staged = body["payment"]["payment_proof"].as_str().unwrap();
-    assert!(staged.starts_with("http://127.0.0.1:8080/media/staging/") && staged.ends_with(".png"), "{staged}");
-    // The media worker stores it under MEDIA_DIR/payment_proofs.
+    // The proof is private: the record names the secure-file route (issue 9 #5).
     let record = body["payment"]["id"].as_i64().unwrap();
+    assert_eq!(body["payment"]["payment_proof"], format!("/api/secure-files/payment-proofs/{record}/"));
+    // The media worker stores it under MEDIA_DIR/private/payment_proofs.
     let stored = app
         .eventually(std::time::Duration::from_secs(10), || async {
             let p: Option<String> = sqlx::query_scalar("SELECT payment_proof FROM payment_record WHERE id = $1")
@@ -242,13 +242,13 @@ async fn record_payment_recomputes_the_payment_status() {
                 .fetch_one(&app.pool)
                 .await
                 .unwrap();
-            p.filter(|p| p.starts_with("payment_proofs/"))
+            p.filter(|p| p.starts_with("private/payment_proofs/"))
         })
         .await
         .expect("proof stored");
     assert!(media.join(&stored).is_file());
     let name = stored.rsplit('/').next().unwrap();
-    assert!(!media.join("staging").join(name).exists(), "staged copy removed");
+    assert!(!media.join("private/staging").join(name).exists(), "staged copy removed");
     let detail: Value = app.get(&format!("/api/admin/orders/{id}/"), Some(&admin)).await.json().await.unwrap();
     assert_eq!(detail["payment_status"], "paid");
     assert_eq!(detail["status"], "pending_resources");
@@ -658,23 +658,138 @@ async fn payment_proofs_go_to_cloudinary_when_configured() {
         .unwrap();
     assert_eq!(res.status(), 200);
     let record = res.json::<Value>().await.unwrap()["payment"]["id"].as_i64().unwrap();
-    let url = app
+    let key = app
         .eventually(std::time::Duration::from_secs(10), || async {
             let p: Option<String> = sqlx::query_scalar("SELECT payment_proof FROM payment_record WHERE id = $1")
                 .bind(record)
                 .fetch_one(&app.pool)
                 .await
                 .unwrap();
-            p.filter(|p| p.starts_with("https://"))
+            p.filter(|p| p.starts_with("cloudinary:"))
         })
         .await
         .expect("proof uploaded");
-    assert!(url.starts_with("https://res.cloudinary.com/demo/raw/upload/") && url.ends_with(".pdf"), "{url}");
+    // Stored as a private asset: a storage key, never a public URL.
+    assert!(key.starts_with("cloudinary:raw/payment_proofs/") && key.ends_with(".pdf"), "{key}");
     let public_id = fake.public_ids().into_iter().find(|p| p.starts_with("payment_proofs/")).unwrap();
-    assert_eq!(fake.asset(&public_id).unwrap().bytes, pdf);
+    let asset = fake.asset(&public_id).unwrap();
+    assert_eq!(asset.bytes, pdf);
+    assert_eq!(asset.delivery_type, "authenticated");
     let records: Value =
         app.get(&format!("/api/admin/orders/{id}/payment-records/"), Some(&admin)).await.json().await.unwrap();
-    assert_eq!(records[0]["payment_proof"], url.as_str());
+    let route = format!("/api/secure-files/payment-proofs/{record}/");
+    assert_eq!(records[0]["payment_proof"], route.as_str());
+    // The route answers with a short-lived signed download URL, which the fake honours.
+    let res = app.get(&route, Some(&admin)).await;
+    assert_eq!(res.status(), 302);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(&format!("{}/v1_1/demo/raw/download?", fake.base)), "{location}");
+    assert!(location.contains("type=authenticated") && location.contains("expires_at="), "{location}");
+    let fetched = reqwest::get(&location).await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.unwrap().to_vec(), pdf);
+    // Tampered: refused by the provider.
+    let tampered = location.replace("expires_at=", "expires_at=9");
+    assert_eq!(reqwest::get(&tampered).await.unwrap().status(), 401);
+}
+
+/// Issue 9 #5: `/media/` served all of MEDIA_DIR, payment proofs and staged files included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payment_proofs_are_private_and_served_only_to_admins_staff_flag_and_the_assignee() {
+    let media = std::env::temp_dir().join(format!("ec-media-{}", uuid::Uuid::new_v4().simple()));
+    let app = TestAppBuilder::new().var("MEDIA_DIR", media.display().to_string()).with_worker().spawn().await;
+    let (_, admin) = app.user_token("boss", "admin").await;
+    let (staff_id, staff) = app.user_token("ravi", "staff").await;
+    let (_, flagged) = app.user_token("clerk", "user").await;
+    sqlx::query("UPDATE users SET is_staff = true WHERE username = 'clerk'").execute(&app.pool).await.unwrap();
+    let (_, customer) = app.user_token("buyer", "user").await;
+    let id = place(&app, &customer).await["order_id"].as_i64().unwrap();
+    let mut png = Vec::new();
+    image::RgbImage::new(3, 3).write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("amount", "10")
+        .text("payment_method", "upi")
+        .part("payment_proof", reqwest::multipart::Part::bytes(png.clone()).file_name("proof.png"));
+    let res = app
+        .client
+        .post(app.url(&format!("/api/admin/orders/{id}/record-payment/")))
+        .bearer_auth(&admin)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let record = res.json::<Value>().await.unwrap()["payment"]["id"].as_i64().unwrap();
+    let route = format!("/api/secure-files/payment-proofs/{record}/");
+    // Served at once, from the private staging area, before the worker stores it.
+    let res = app.get(&route, Some(&admin)).await;
+    assert_eq!(res.status(), 200);
+    let stored = app
+        .eventually(std::time::Duration::from_secs(10), || async {
+            let p: Option<String> = sqlx::query_scalar("SELECT payment_proof FROM payment_record WHERE id = $1")
+                .bind(record)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+            p.filter(|p| p.starts_with("private/payment_proofs/"))
+        })
+        .await
+        .expect("proof stored");
+    let name = stored.rsplit('/').next().unwrap();
+
+    // Nothing private is reachable under /media/, whatever the path.
+    std::fs::create_dir_all(media.join("payment_proofs")).unwrap();
+    std::fs::write(media.join("payment_proofs/legacy.png"), &png).unwrap();
+    for path in [
+        format!("/media/{stored}"),
+        format!("/media/payment_proofs/{name}"),
+        "/media/payment_proofs/legacy.png".to_string(),
+        format!("/media/private/staging/{name}"),
+        format!("/media/staging/../{stored}"),
+        format!("/media/products/../{stored}"),
+    ] {
+        let res = app.get(&path, None).await;
+        assert_eq!(res.status(), 404, "{path}");
+    }
+
+    // Admin (Bearer and ?token=) and the is_staff flag: 200, inline, private.
+    for res in [
+        app.get(&route, Some(&admin)).await,
+        app.get(&format!("{route}?token={admin}"), None).await,
+        app.get(&route, Some(&flagged)).await,
+    ] {
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "image/png");
+        assert_eq!(res.headers()["cache-control"], "private, no-store");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(res.headers()["content-disposition"], format!("inline; filename=\"payment-proof-{record}.png\""));
+        assert_eq!(res.bytes().await.unwrap().to_vec(), png);
+    }
+    // Anonymous, or a bad ?token=: 403 "Authentication required" (text).
+    for res in [app.get(&route, None).await, app.get(&format!("{route}?token=not.a.jwt"), None).await] {
+        assert_eq!(res.status(), 403);
+        assert_eq!(res.text().await.unwrap(), "Authentication required");
+    }
+    // A bad Bearer header: the §1 401.
+    assert_eq!(app.get(&route, Some("not.a.jwt")).await.status(), 401);
+    // The customer, and staff not assigned: 403.
+    for token in [&customer, &staff] {
+        let res = app.get(&route, Some(token)).await;
+        assert_eq!(res.status(), 403);
+        assert_eq!(res.text().await.unwrap(), "You don't have permission to access this file");
+    }
+    // Once assigned, the staff member may.
+    sqlx::query("UPDATE orders SET assigned_to_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(staff_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(app.get(&format!("{route}?token={staff}"), None).await.status(), 200);
+    // No such record, or no proof: 404.
+    let res = app.get("/api/secure-files/payment-proofs/999999/", Some(&admin)).await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.json::<Value>().await.unwrap(), json!({"detail": "Not found."}));
 }
 
 /// Issue 9 #1: a staff member could point a manual order at an admin's phone and overwrite the
