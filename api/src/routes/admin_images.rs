@@ -180,11 +180,14 @@ async fn upload_image(
         errors.insert("image".into(), json!([msg]));
         return Err(ApiError::Fields(StatusCode::BAD_REQUEST, Value::Object(errors)));
     };
+    // Decoding may take hundreds of MB: a few at a time across every upload route.
+    let permit = state.decode_permits.acquire().await.map_err(ApiError::internal)?;
     let kind_of_file = tokio::task::spawn_blocking(move || {
         let verdict = media::validate_image(&file_name, &bytes);
         (verdict, bytes)
     })
     .await?;
+    drop(permit);
     let (verdict, bytes) = kind_of_file;
     let image_kind = verdict.map_err(|e: ImageRejection| image_error(e.message()))?;
     let patch = patch?;
