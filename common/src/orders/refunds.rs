@@ -1,6 +1,10 @@
 //! Refunds (API.md §9.4): through Razorpay (pending until the webhook or the sweep settles them)
 //! or offline (processed at once). Pending and processed refunds both count against what can
 //! still be refunded; processed refunds equal to the paid amount set payment_status `refunded`.
+//! A Razorpay refund goes against one Razorpay payment of the order, by that payment's own id
+//! (payments recorded as issues included), and never more than is left of that payment.
+
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -85,7 +89,8 @@ pub enum RefundError {
         /// Paise still refundable.
         refundable: i64,
     },
-    /// A Razorpay refund was asked for an order without a Razorpay payment, or Razorpay is off.
+    /// A Razorpay refund was asked for (or is due, the order having Razorpay payments) but the
+    /// order has no Razorpay payment with anything left to refund, or Razorpay is off.
     #[error("no razorpay payment to refund")]
     NoRazorpayPayment,
     /// Razorpay refused; the refund is stored as failed.
@@ -99,11 +104,12 @@ pub enum RefundError {
 /// A refund request.
 #[derive(Debug, Clone)]
 pub struct RefundRequest {
-    /// Paise; `None` = all refundable.
+    /// Paise; `None` = all refundable (through Razorpay: all that is left of one payment, the
+    /// newest with anything left; see [`pick_payment`]).
     pub amount: Option<i64>,
     /// Why.
     pub reason: String,
-    /// `None`: Razorpay when the order was paid through Razorpay, else manual.
+    /// `None`: Razorpay when the order has Razorpay payments, else manual (see [`create`]).
     pub method: Option<Method>,
     /// Admin.
     pub actor: i64,
@@ -164,9 +170,78 @@ pub async fn settle(
     Ok(true)
 }
 
+/// A Razorpay payment recorded on an order (`payment_record` of method `razorpay` whose reference
+/// is a `pay_…` id) and what is left to refund of it, in paise.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RefundablePayment {
+    /// `pay_…`.
+    pub payment_id: String,
+    /// Amount recorded.
+    pub amount: i64,
+    /// Amount − Σ pending and processed refunds made against this payment id.
+    pub refundable: i64,
+}
+
+/// The order's Razorpay payments, newest first, each with what is left to refund of it. Checkout,
+/// webhook and sweep payments all count, those recorded as issues (a cancelled order, a wrong
+/// amount, a second payment) included, as do desk records of method `razorpay` with a `pay_…`
+/// reference.
+pub async fn razorpay_payments(conn: &mut PgConnection, order_id: i64) -> Result<Vec<RefundablePayment>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT pr.payment_reference AS payment_id, (pr.amount * 100)::bigint AS amount,
+                ((pr.amount - (SELECT COALESCE(SUM(r.amount), 0) FROM refund r
+                               WHERE r.razorpay_payment_id = pr.payment_reference
+                                 AND r.status IN ('pending', 'processed'))) * 100)::bigint AS refundable
+         FROM payment_record pr
+         WHERE pr.order_id = $1 AND pr.payment_method = 'razorpay' AND left(pr.payment_reference, 4) = 'pay_'
+         ORDER BY pr.recorded_at DESC, pr.id DESC",
+    )
+    .bind(order_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Picks the Razorpay payment a refund goes against: the newest whose refundable covers the
+/// amount. `refundable` is per payment, newest first; `order_refundable` (> 0) is the order-level
+/// bound and `amount` (≤ `order_refundable`) the requested one. Without an amount the newest
+/// payment with anything left is refunded in full, up to the order-level bound; the admin asks
+/// again for the next one. Returns (index, amount).
+///
+/// Errors: [`RefundError::NoRazorpayPayment`] when no payment has anything left (what remains on
+/// the order was paid otherwise: the admin refunds it with `method: manual`);
+/// [`RefundError::AmountExceedsRefundable`] with the largest single-payment refundable when the
+/// amount exceeds every payment's (one refund goes against one payment).
+pub fn pick_payment(
+    refundable: &[i64],
+    order_refundable: i64,
+    amount: Option<i64>,
+) -> Result<(usize, i64), RefundError> {
+    let largest = refundable.iter().copied().max().unwrap_or(0);
+    if largest <= 0 {
+        return Err(RefundError::NoRazorpayPayment);
+    }
+    match amount {
+        None => {
+            let index = refundable.iter().position(|&r| r > 0).ok_or(RefundError::NoRazorpayPayment)?;
+            Ok((index, refundable[index].min(order_refundable)))
+        }
+        Some(amount) => match refundable.iter().position(|&r| r >= amount) {
+            Some(index) => Ok((index, amount)),
+            None => Err(RefundError::AmountExceedsRefundable { refundable: largest.min(order_refundable) }),
+        },
+    }
+}
+
 /// Creates a refund. Manual refunds are processed at once. Razorpay refunds are committed as
 /// pending first, then sent with their idempotency key; if Razorpay cannot be reached the refund
 /// stays pending and the sweep sends it again with the same key.
+///
+/// The method: an explicit `manual` stays manual (money returned offline). Otherwise, when the
+/// order has Razorpay payments ([`razorpay_payments`]), the refund goes through Razorpay against
+/// one of them ([`pick_payment`]), never silently offline: without Razorpay configured that is
+/// [`RefundError::NoRazorpayPayment`]. An order without Razorpay payments is refunded manually
+/// unless `razorpay` was asked for ([`RefundError::NoRazorpayPayment`]). Amounts are bounded by the
+/// order's paid − pending − processed as well.
 pub async fn create(
     pool: &PgPool,
     razorpay: Option<&Razorpay>,
@@ -175,9 +250,8 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<Refund, RefundError> {
     let mut tx = pool.begin().await?;
-    let order: Option<(Option<String>, i64, i64)> = sqlx::query_as(
-        "SELECT o.razorpay_payment_id,
-                (SELECT (COALESCE(SUM(amount), 0) * 100)::bigint FROM payment_record WHERE order_id = o.id),
+    let order: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT (SELECT (COALESCE(SUM(amount), 0) * 100)::bigint FROM payment_record WHERE order_id = o.id),
                 (SELECT (COALESCE(SUM(amount), 0) * 100)::bigint FROM refund
                  WHERE order_id = o.id AND status IN ('pending', 'processed'))
          FROM orders o WHERE o.id = $1 FOR UPDATE",
@@ -185,24 +259,28 @@ pub async fn create(
     .bind(order_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((payment_id, paid, committed)) = order else { return Err(RefundError::NotFound) };
+    let Some((paid, committed)) = order else { return Err(RefundError::NotFound) };
     let refundable = paid - committed;
     if refundable <= 0 {
         return Err(RefundError::NothingToRefund);
     }
-    let amount = req.amount.unwrap_or(refundable);
-    if amount > refundable {
+    if let Some(amount) = req.amount
+        && amount > refundable
+    {
         return Err(RefundError::AmountExceedsRefundable { refundable });
     }
-    let method = match req.method {
-        Some(m) => m,
-        None if payment_id.is_some() && razorpay.is_some() => Method::Razorpay,
-        None => Method::Manual,
-    };
-    let (payment_id, rzp) = match (method, payment_id, razorpay) {
-        (Method::Razorpay, Some(p), Some(r)) => (Some(p), Some(r)),
-        (Method::Razorpay, _, _) => return Err(RefundError::NoRazorpayPayment),
-        (Method::Manual, _, _) => (None, None),
+    let payments =
+        if req.method == Some(Method::Manual) { Vec::new() } else { razorpay_payments(&mut tx, order_id).await? };
+    let (method, amount, payment_id, rzp) = match (req.method, payments.is_empty(), razorpay) {
+        (Some(Method::Manual), _, _) | (None, true, _) => {
+            (Method::Manual, req.amount.unwrap_or(refundable), None, None)
+        }
+        (Some(Method::Razorpay), true, _) | (_, false, None) => return Err(RefundError::NoRazorpayPayment),
+        (_, false, Some(rzp)) => {
+            let left: Vec<i64> = payments.iter().map(|p| p.refundable).collect();
+            let (index, amount) = pick_payment(&left, refundable, req.amount)?;
+            (Method::Razorpay, amount, Some(payments[index].payment_id.clone()), Some(rzp))
+        }
     };
     let key = format!("ec-refund-{}", uuid::Uuid::new_v4().simple());
     let status = if method == Method::Manual { "processed" } else { "pending" };
@@ -227,6 +305,7 @@ pub async fn create(
         recompute(&mut tx, order_id).await?;
     }
     tx.commit().await?;
+    // The transaction is over: only now is Razorpay called.
     let (Some(rzp), Some(payment_id)) = (rzp, payment_id) else {
         let mut conn = pool.acquire().await?;
         return Ok(get(&mut conn, id).await?);
@@ -285,8 +364,16 @@ async fn send(
 /// id, payment id, Razorpay refund id, paise, idempotency key.
 type PendingRow = (i64, Option<String>, Option<String>, i64, String);
 
-/// Settles or re-sends pending Razorpay refunds (the sweep); returns how many changed.
-pub async fn sync_pending(pool: &PgPool, rzp: &Razorpay, now: DateTime<Utc>, limit: i64) -> Result<usize, sqlx::Error> {
+/// Settles or re-sends pending Razorpay refunds (the sweep), oldest first; returns how many
+/// changed. No new Razorpay call starts once `deadline` has passed: the rest waits for the next
+/// sweep.
+pub async fn sync_pending(
+    pool: &PgPool,
+    rzp: &Razorpay,
+    now: DateTime<Utc>,
+    limit: i64,
+    deadline: Instant,
+) -> Result<usize, sqlx::Error> {
     let pending: Vec<PendingRow> = sqlx::query_as(
         "SELECT id, razorpay_payment_id, razorpay_refund_id, (amount * 100)::bigint, idempotency_key FROM refund
          WHERE status = 'pending' AND method = 'razorpay' ORDER BY created_at LIMIT $1",
@@ -295,7 +382,16 @@ pub async fn sync_pending(pool: &PgPool, rzp: &Razorpay, now: DateTime<Utc>, lim
     .fetch_all(pool)
     .await?;
     let mut changed = 0;
-    for (id, payment_id, refund_id, amount, key) in pending {
+    let total = pending.len();
+    for (done, (id, payment_id, refund_id, amount, key)) in pending.into_iter().enumerate() {
+        if Instant::now() >= deadline {
+            tracing::warn!(
+                done,
+                left = total - done,
+                "refund sync: time budget spent; the rest waits for the next sweep"
+            );
+            break;
+        }
         match (refund_id, payment_id) {
             (Some(refund_id), _) => match rzp.fetch_refund(&refund_id).await {
                 Ok(r) if r.status == "processed" || r.status == "failed" => {
@@ -317,4 +413,46 @@ pub async fn sync_pending(pool: &PgPool, rzp: &Razorpay, now: DateTime<Utc>, lim
         }
     }
     Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exceeds(r: Result<(usize, i64), RefundError>) -> Option<i64> {
+        match r {
+            Err(RefundError::AmountExceedsRefundable { refundable }) => Some(refundable),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn default_amount_refunds_the_newest_payment_with_something_left_in_full() {
+        // Newest first: an issue payment of 1000.00, then the order's own of 4999.00.
+        assert_eq!(pick_payment(&[100_000, 499_900], 599_900, None).unwrap(), (0, 100_000));
+        assert_eq!(pick_payment(&[0, 499_900], 499_900, None).unwrap(), (1, 499_900));
+        // Bounded by the order: an offline refund already covered part of it.
+        assert_eq!(pick_payment(&[499_900], 400_000, None).unwrap(), (0, 400_000));
+    }
+
+    #[test]
+    fn an_amount_goes_to_the_newest_payment_that_covers_it() {
+        assert_eq!(pick_payment(&[100_000, 499_900], 599_900, Some(50_000)).unwrap(), (0, 50_000));
+        assert_eq!(pick_payment(&[100_000, 499_900], 599_900, Some(200_000)).unwrap(), (1, 200_000));
+        assert_eq!(pick_payment(&[100_000, 499_900], 599_900, Some(100_000)).unwrap(), (0, 100_000));
+    }
+
+    #[test]
+    fn an_amount_above_every_single_payment_is_refused_with_the_largest() {
+        assert_eq!(exceeds(pick_payment(&[100_000, 499_900], 599_900, Some(500_000))), Some(499_900));
+        assert_eq!(exceeds(pick_payment(&[300, 200], 500, Some(400))), Some(300));
+    }
+
+    #[test]
+    fn nothing_left_on_any_razorpay_payment_is_never_a_manual_refund() {
+        for amount in [None, Some(100)] {
+            assert!(matches!(pick_payment(&[0, 0], 10_000, amount), Err(RefundError::NoRazorpayPayment)));
+            assert!(matches!(pick_payment(&[], 10_000, amount), Err(RefundError::NoRazorpayPayment)));
+        }
+    }
 }

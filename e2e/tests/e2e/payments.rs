@@ -301,3 +301,151 @@ async fn twenty_concurrent_payments_get_consecutive_invoice_numbers_and_the_seri
         .unwrap();
     assert_eq!(body["invoice_number"], "ECT/27-28/100000");
 }
+
+fn rzp(app: &TestApp) -> common::razorpay::Razorpay {
+    common::razorpay::Razorpay::from_config(&app.cfg).unwrap().unwrap()
+}
+
+/// (reconcile_checks, seconds from `now` to reconcile_due_at) of an order.
+async fn backoff_state(app: &TestApp, id: i64, now: chrono::DateTime<Utc>) -> (i32, Option<i64>) {
+    let (checks, due): (i32, Option<chrono::DateTime<Utc>>) =
+        sqlx::query_as("SELECT reconcile_checks, reconcile_due_at FROM orders WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    // Stored to the microsecond: rounded to whole seconds.
+    (checks, due.map(|d| ((d - now).num_milliseconds() + 500).div_euclid(1000)))
+}
+
+/// Review item 8: sweeps started together (a slow Razorpay makes the ticks overlap) run one at a
+/// time: the second returns at once, skipped, and each order's payments are fetched once. The
+/// lock goes with the sweep, even when the sweep is abandoned midway.
+#[tokio::test]
+async fn overlapping_sweeps_run_one_at_a_time() {
+    let fake = FakeRazorpay::start().await;
+    let app = TestAppBuilder::new().razorpay(&fake).spawn().await;
+    let (_, token) = app.user_token("buyer", "user").await;
+    let (_, first) = ids(&place(&app, &token).await);
+    let (_, second) = ids(&place(&app, &token).await);
+    let rzp = rzp(&app);
+    let sweep = || common::orders::reconcile::sweep(&app.pool, &rzp, Duration::ZERO, "EC", Utc::now());
+
+    // Each answer takes 500 ms: the first sweep holds the lock for a second at least.
+    fake.set_delay(Duration::from_millis(500));
+    let (a, b) = tokio::join!(sweep(), sweep());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let (ran, skipped) = if a.skipped { (b, a) } else { (a, b) };
+    assert!(!ran.skipped && skipped.skipped, "exactly one ran: {ran:?} {skipped:?}");
+    assert_eq!(ran.checked, 2);
+    assert_eq!(skipped, common::orders::reconcile::Report { skipped: true, ..Default::default() });
+    assert_eq!(fake.calls("GET /v1/orders/{id}/payments"), 2);
+    assert_eq!(fake.calls(&format!("GET /v1/orders/{first}/payments")), 1);
+    assert_eq!(fake.calls(&format!("GET /v1/orders/{second}/payments")), 1);
+
+    // The lock was released: the next sweep runs (and has nothing due yet).
+    fake.set_delay(Duration::ZERO);
+    let next = sweep().await.unwrap();
+    assert!(!next.skipped);
+    assert_eq!(next.checked, 0);
+
+    // A sweep abandoned midway (its task dropped) leaves no lock behind.
+    sqlx::query("UPDATE orders SET reconcile_due_at = NULL").execute(&app.pool).await.unwrap();
+    fake.set_delay(Duration::from_secs(1));
+    assert!(tokio::time::timeout(Duration::from_millis(200), sweep()).await.is_err(), "still running");
+    fake.set_delay(Duration::ZERO);
+    let after = app
+        .eventually(Duration::from_secs(10), || async {
+            let report = sweep().await.unwrap();
+            (!report.skipped).then_some(report)
+        })
+        .await;
+    assert_eq!(after.expect("the abandoned sweep's lock was released").checked, 2);
+}
+
+/// Review item 8: an unpaid order is asked about again only after a back-off that doubles from
+/// RECONCILE_AFTER_SECONDS (at least a minute) up to 6 h; a failed call postpones it without
+/// counting; past the 30-day horizon it is never due again.
+#[tokio::test]
+async fn the_sweep_backs_off_from_orders_it_has_checked() {
+    let fake = FakeRazorpay::start().await;
+    let app = TestAppBuilder::new().razorpay(&fake).spawn().await;
+    let (_, token) = app.user_token("buyer", "user").await;
+    let (id, rzp_order) = ids(&place(&app, &token).await);
+    let rzp = rzp(&app);
+    let fetches = || fake.calls(&format!("GET /v1/orders/{rzp_order}/payments"));
+    let base = Duration::from_secs(300);
+    // The sweep's clock is 10 minutes ahead, so the new order is past RECONCILE_AFTER.
+    let at = |minutes| Utc::now() + chrono::Duration::minutes(minutes);
+
+    let now = at(10);
+    let report = common::orders::reconcile::sweep(&app.pool, &rzp, base, "EC", now).await.unwrap();
+    assert_eq!(report.checked, 1);
+    assert_eq!(backoff_state(&app, id, now).await, (1, Some(300)), "due again in 5 minutes");
+
+    // The next tick (one minute later): not due, not asked.
+    let report = common::orders::reconcile::sweep(&app.pool, &rzp, base, "EC", at(11)).await.unwrap();
+    assert_eq!(report.checked, 0);
+    assert_eq!(fetches(), 1);
+
+    // Once due (moved into the past rather than waiting), checked again, and the wait doubles.
+    sqlx::query("UPDATE orders SET reconcile_due_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(at(9))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let now = at(11);
+    let report = common::orders::reconcile::sweep(&app.pool, &rzp, base, "EC", now).await.unwrap();
+    assert_eq!(report.checked, 1);
+    assert_eq!(fetches(), 2);
+    assert_eq!(backoff_state(&app, id, now).await, (2, Some(600)));
+
+    // Many checks later the wait stays at 6 hours.
+    sqlx::query("UPDATE orders SET reconcile_checks = 12, reconcile_due_at = NULL WHERE id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let report = common::orders::reconcile::sweep(&app.pool, &rzp, base, "EC", now).await.unwrap();
+    assert_eq!(report.checked, 1);
+    assert_eq!(backoff_state(&app, id, now).await, (13, Some(6 * 3600)));
+
+    // Razorpay down: postponed by the base wait, not counted as a check.
+    sqlx::query("UPDATE orders SET reconcile_due_at = NULL WHERE id = $1").bind(id).execute(&app.pool).await.unwrap();
+    fake.set_down(true);
+    let report = common::orders::reconcile::sweep(&app.pool, &rzp, base, "EC", now).await.unwrap();
+    assert_eq!((report.checked, report.errors), (1, 1));
+    assert_eq!(backoff_state(&app, id, now).await, (13, Some(300)));
+    fake.set_down(false);
+
+    // A payment captured meanwhile is found on the next due check.
+    let payment = fake.capture_payment(&rzp_order, None);
+    let report = common::orders::reconcile::sweep(&app.pool, &rzp, base, "EC", at(16)).await.unwrap();
+    assert_eq!(report.paid, 1);
+    assert_eq!(order_state(&app, id).await.1, "paid");
+    let reference: String = sqlx::query_scalar("SELECT payment_reference FROM payment_record WHERE order_id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(reference, payment);
+
+    // An order whose next check (in 5 minutes) would fall past the 30-day horizon (in 2) is
+    // never due again.
+    let (old, _) = ids(&place(&app, &token).await);
+    sqlx::query("UPDATE orders SET created_at = $2 WHERE id = $1")
+        .bind(old)
+        .bind(Utc::now() - chrono::Duration::days(30) + chrono::Duration::minutes(2))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let report = common::orders::reconcile::sweep(&app.pool, &rzp, base, "EC", Utc::now()).await.unwrap();
+    assert_eq!(report.checked, 1);
+    let never: bool = sqlx::query_scalar("SELECT reconcile_due_at = 'infinity' FROM orders WHERE id = $1")
+        .bind(old)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(never);
+}
