@@ -73,6 +73,15 @@ impl Body {
     pub fn has(&self, key: &str) -> bool {
         self.0.contains_key(key)
     }
+
+    /// `key` as a [`crate::input::Field`], for the shared parsers.
+    pub fn field(&self, key: &str) -> crate::input::Field {
+        match self.0.get(key) {
+            None => crate::input::Field::Absent,
+            Some(Value::Null) => crate::input::Field::Null,
+            Some(v) => crate::input::Field::Value(v.clone()),
+        }
+    }
 }
 
 fn media_type(headers: &HeaderMap) -> Option<String> {

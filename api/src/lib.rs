@@ -5,11 +5,14 @@ pub mod cli;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod input;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod pagination;
 pub mod routes;
 pub mod state;
+pub mod views;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -46,17 +46,23 @@ struct DocsPaths;
 
 impl Modify for DocsPaths {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::content::ContentBuilder;
         use utoipa::openapi::path::{HttpMethod, OperationBuilder};
-        use utoipa::openapi::response::Response;
-        for (path, summary, answer) in [
-            ("/api/schema/", "This OpenAPI 3.1 document", "OpenAPI JSON"),
-            ("/api/docs/", "HTML documentation of this API, served from the binary", "Swagger UI page"),
+        use utoipa::openapi::response::ResponseBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        for (path, summary, answer, media, kind) in [
+            ("/api/schema/", "This OpenAPI 3.1 document", "OpenAPI JSON", "application/json", Type::Object),
+            (
+                "/api/docs/",
+                "HTML documentation of this API, served from the binary",
+                "Swagger UI page",
+                "text/html",
+                Type::String,
+            ),
         ] {
-            let operation = OperationBuilder::new()
-                .summary(Some(summary))
-                .tag("ops")
-                .response("200", Response::new(answer))
-                .build();
+            let content = ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(kind).build())).build();
+            let response = ResponseBuilder::new().description(answer).content(media, content).build();
+            let operation = OperationBuilder::new().summary(Some(summary)).tag("ops").response("200", response).build();
             openapi.paths.add_path_operation(path, vec![HttpMethod::Get], operation);
         }
     }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::extract::Body;
+use crate::input::{self, Field};
 
 /// Field errors being collected: `{field: [msg]}`.
 pub type FieldErrors = Map<String, Value>;
@@ -30,86 +31,41 @@ pub fn python_type(v: &Value) -> &'static str {
     }
 }
 
-/// A DRF `IntegerField` value: integers, integral floats (`5.0`) and numeric strings (`"5"`).
-pub fn int_value(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => {
-            n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
-        }
-        Value::String(s) => {
-            let t = s.trim();
-            // DRF strips a trailing `.000` before `int()`.
-            let t = match t.find('.') {
-                Some(dot) if t[dot + 1..].bytes().all(|b| b == b'0') => &t[..dot],
-                _ => t,
-            };
-            t.parse::<i64>().ok()
-        }
-        _ => None,
-    }
-}
+pub use crate::input::{bool_value, int_value};
 
-/// A DRF `IntegerField` over a PostgreSQL `integer` column.
+/// A DRF `IntegerField` over a PostgreSQL `integer` column ([`input::integer`]).
 /// `None`: absent or invalid (error recorded); `Some(None)`: null (or `""`) on a nullable field.
 pub fn int_field(body: &Body, errors: &mut FieldErrors, name: &str, nullable: bool) -> Option<Option<i32>> {
-    let v = body.0.get(name)?;
-    if v.is_null() || (nullable && v.as_str().is_some_and(|s| s.trim().is_empty())) {
-        if nullable {
-            return Some(None);
-        }
-        add_error(errors, name, "This field may not be null.");
+    let field = body.field(name);
+    let blank = field.value().and_then(Value::as_str).is_some_and(|s| s.trim().is_empty());
+    if nullable && (field == Field::Null || blank) {
+        return Some(None);
+    }
+    if !field.is_present() {
         return None;
     }
-    let Some(n) = int_value(v) else {
-        add_error(errors, name, "A valid integer is required.");
-        return None;
-    };
-    match i32::try_from(n) {
-        Ok(n) => Some(Some(n)),
-        Err(_) if n > 0 => {
-            add_error(errors, name, format!("Ensure this value is less than or equal to {}.", i32::MAX));
-            None
-        }
-        Err(_) => {
-            add_error(errors, name, format!("Ensure this value is greater than or equal to {}.", i32::MIN));
+    match input::integer(&field) {
+        Ok(n) => Some(n),
+        Err(msg) => {
+            add_error(errors, name, msg);
             None
         }
     }
 }
 
-/// A DRF `BooleanField` input value; `None` when it is not one.
-pub fn bool_value(v: &Value) -> Option<bool> {
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => match n.as_f64() {
-            Some(1.0) => Some(true),
-            Some(0.0) => Some(false),
-            _ => None,
-        },
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "t" | "yes" | "y" | "on" | "1" => Some(true),
-            "false" | "f" | "no" | "n" | "off" | "0" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// A DRF `BooleanField`; `None`: absent or invalid (error recorded).
+/// A DRF `BooleanField` ([`input::boolean`]); `None`: absent or invalid (error recorded).
 pub fn bool_field(body: &Body, errors: &mut FieldErrors, name: &str) -> Option<bool> {
-    let v = body.0.get(name)?;
-    if v.is_null() {
-        add_error(errors, name, "This field may not be null.");
-        return None;
+    match input::boolean(&body.field(name)) {
+        Ok(b) => b,
+        Err(msg) => {
+            add_error(errors, name, msg);
+            None
+        }
     }
-    let parsed = bool_value(v);
-    if parsed.is_none() {
-        add_error(errors, name, "Must be a valid boolean.");
-    }
-    parsed
 }
 
-/// A DRF `CharField` (whitespace trimmed). `None`: absent, or invalid (error recorded).
+/// A DRF `CharField` ([`input::Text`], whitespace trimmed). `None`: absent, or invalid (error
+/// recorded).
 pub fn char_field(
     body: &Body,
     errors: &mut FieldErrors,
@@ -118,34 +74,13 @@ pub fn char_field(
     allow_blank: bool,
     max: Option<usize>,
 ) -> Option<String> {
-    let value = match body.text(name) {
-        Err(_) => {
-            add_error(errors, name, "Not a valid string.");
-            return None;
+    match (input::Text { required, allow_blank, max }).parse(&body.field(name)) {
+        Ok(v) => v,
+        Err(msg) => {
+            add_error(errors, name, msg);
+            None
         }
-        Ok(None) if body.has(name) => {
-            add_error(errors, name, "This field may not be null.");
-            return None;
-        }
-        Ok(None) => {
-            if required {
-                add_error(errors, name, "This field is required.");
-            }
-            return None;
-        }
-        Ok(Some(v)) => v.trim().to_string(),
-    };
-    if value.is_empty() && !allow_blank {
-        add_error(errors, name, "This field may not be blank.");
-        return None;
     }
-    if let Some(max) = max
-        && value.chars().count() > max
-    {
-        add_error(errors, name, format!("Ensure this field has no more than {max} characters."));
-        return None;
-    }
-    Some(value)
 }
 
 /// `{type}` and `{id}` of `/api/admin/products/{type}/{id}/…`: the id must be an integer (else

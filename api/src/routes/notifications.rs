@@ -5,15 +5,16 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use common::notifications::{self, Notification};
-use serde_json::{Value, json};
-use utoipa::IntoParams;
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::catalog::{PAGE_SIZE, PageSpec, envelope, page_number};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Id, Signed};
+use crate::pagination::{Page, PageLinks, PageSpec, window};
 use crate::state::AppState;
+use crate::views::SuccessMessage;
 
 const LIST_PATH: &str = "/api/admin/notifications/";
 
@@ -37,19 +38,47 @@ pub struct ListQuery {
 }
 
 /// §3 Notification with the Rust additions `type` and `related_url` (§5 #11).
-pub fn notification_json(n: &Notification) -> Value {
-    json!({
-        "id": n.id,
-        "notification_type": n.notification_type,
-        "title": n.title,
-        "message": n.message,
-        "order": n.order_id,
-        "order_number": n.order_number,
-        "is_read": n.is_read,
-        "created_at": common::time::ist(n.created_at),
-        "type": if n.order_id.is_some() { "order" } else { "system" },
-        "related_url": n.order_id.map(|id| format!("/orders/{id}")),
-    })
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NotificationView {
+    /// Id.
+    pub id: i64,
+    /// `new_order`, `order_assigned`, `progress_update`, `order_completed`, `order_on_hold`,
+    /// `payment_issue`.
+    pub notification_type: String,
+    /// Title.
+    pub title: String,
+    /// Message.
+    pub message: String,
+    /// The order it is about.
+    pub order: Option<i64>,
+    /// That order's number.
+    pub order_number: Option<String>,
+    /// Read yet.
+    pub is_read: bool,
+    /// Asia/Kolkata, microseconds.
+    pub created_at: String,
+    /// `order` when it is about an order, else `system`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// `/orders/{order}` or null.
+    pub related_url: Option<String>,
+}
+
+impl From<&Notification> for NotificationView {
+    fn from(n: &Notification) -> Self {
+        Self {
+            id: n.id,
+            notification_type: n.notification_type.clone(),
+            title: n.title.clone(),
+            message: n.message.clone(),
+            order: n.order_id,
+            order_number: n.order_number.clone(),
+            is_read: n.is_read,
+            created_at: common::time::ist(n.created_at),
+            kind: if n.order_id.is_some() { "order" } else { "system" },
+            related_url: n.order_id.map(|id| format!("/orders/{id}")),
+        }
+    }
 }
 
 /// `true`, `1` (any case, surrounding blanks ignored) turn the filter on; anything else is off.
@@ -57,70 +86,44 @@ fn truthy(raw: Option<&str>) -> bool {
     raw.map(str::trim).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
-/// DRF's page links keep the other query parameters, sorted by name, with `page` replaced
-/// (removed for page 1).
-fn page_link(base: &str, others: &[(String, String)], page: i64) -> String {
-    let mut params: Vec<(&str, String)> = others.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    if page > 1 {
-        params.push(("page", page.to_string()));
-    }
-    params.sort_by(|a, b| a.0.cmp(b.0));
-    if params.is_empty() {
-        return format!("{base}{LIST_PATH}");
-    }
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in &params {
-        query.append_pair(k, v);
-    }
-    format!("{base}{LIST_PATH}?{}", query.finish())
-}
-
 /// The caller's notifications, newest first (ties by id, descending), paged.
 #[utoipa::path(get, path = "/api/admin/notifications/", tag = "notifications", security(("bearer" = [])),
     params(ListQuery),
     responses(
-        (status = 200, description = "DRF page of Notification"),
+        (status = 200, description = "DRF page of Notification", body = Page<NotificationView>),
         (status = 401),
         (status = 404, description = "`{\"detail\":\"Invalid page.\"}`"),
     ))]
-async fn list(State(state): State<AppState>, Signed(auth): Signed, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_deref().unwrap_or("").as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+async fn list(
+    State(state): State<AppState>,
+    Signed(auth): Signed,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Page<NotificationView>>> {
+    let query = raw.as_deref().unwrap_or("");
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     let last = |key: &str| pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let unread_only = truthy(last("unread_only"));
-    let spec = page_number(last("page"))?;
+    let spec = PageSpec::parse(last("page"))?;
     let user = auth.user.id;
     let page = match spec {
         PageSpec::Number(n) => n,
         PageSpec::Last => {
             let (count, _) = notifications::list(&state.pool, user, unread_only, 0, 0).await?;
-            ((count + PAGE_SIZE - 1) / PAGE_SIZE).max(1)
+            spec.resolve(count)?
         }
     };
-    let offset = (page - 1).saturating_mul(PAGE_SIZE);
-    let (count, rows) = notifications::list(&state.pool, user, unread_only, PAGE_SIZE, offset).await?;
-    if page > 1 && offset >= count {
-        return Err(ApiError::detail(StatusCode::NOT_FOUND, "Invalid page."));
-    }
-    let base = &state.cfg.public_base_url;
-    let mut body = envelope(base, LIST_PATH, page, count, rows.iter().map(notification_json).collect());
-    let others: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "page").collect();
-    if let Value::Object(map) = &mut body {
-        for (key, target) in [("next", page + 1), ("previous", page - 1)] {
-            if map.get(key).is_some_and(Value::is_string) {
-                map.insert(key.into(), Value::String(page_link(base, &others, target)));
-            }
-        }
-    }
-    Ok(Json(body))
+    let (limit, offset) = window(page);
+    let (count, rows) = notifications::list(&state.pool, user, unread_only, limit, offset).await?;
+    spec.resolve(count)?;
+    let links = PageLinks { base: &state.cfg.public_base_url, path: LIST_PATH, query: raw.as_deref() };
+    Ok(Json(Page::new(&links, page, count, rows.iter().map(NotificationView::from).collect())))
 }
 
-async fn mark_read(state: AppState, user_id: i64, id: i64) -> ApiResult<Json<Value>> {
+async fn mark_read(state: AppState, user_id: i64, id: i64) -> ApiResult<Json<SuccessMessage>> {
     if !notifications::mark_read(&state.pool, user_id, id).await? {
         return Err(ApiError::message(StatusCode::NOT_FOUND, "Notification not found"));
     }
-    Ok(Json(json!({"success": true, "message": "Notification marked as read"})))
+    Ok(Json(SuccessMessage::new("Notification marked as read")))
 }
 
 /// Mark one of the caller's notifications read (another user's → 404).
@@ -128,11 +131,15 @@ async fn mark_read(state: AppState, user_id: i64, id: i64) -> ApiResult<Json<Val
     operation_id = "notification_mark_read_post", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Notification id")),
     responses(
-        (status = 200, description = "`{success:true, message:\"Notification marked as read\"}`"),
+        (status = 200, description = "`{success:true, message:\"Notification marked as read\"}`", body = SuccessMessage),
         (status = 401),
         (status = 404, description = "`{success:false, message:\"Notification not found\"}`"),
     ))]
-async fn mark_read_post(State(state): State<AppState>, Signed(auth): Signed, Id(id): Id) -> ApiResult<Json<Value>> {
+async fn mark_read_post(
+    State(state): State<AppState>,
+    Signed(auth): Signed,
+    Id(id): Id,
+) -> ApiResult<Json<SuccessMessage>> {
     mark_read(state, auth.user.id, id).await
 }
 
@@ -141,32 +148,36 @@ async fn mark_read_post(State(state): State<AppState>, Signed(auth): Signed, Id(
     operation_id = "notification_mark_read_patch", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Notification id")),
     responses(
-        (status = 200, description = "`{success:true, message:\"Notification marked as read\"}`"),
+        (status = 200, description = "`{success:true, message:\"Notification marked as read\"}`", body = SuccessMessage),
         (status = 401),
         (status = 404, description = "`{success:false, message:\"Notification not found\"}`"),
     ))]
-async fn mark_read_patch(State(state): State<AppState>, Signed(auth): Signed, Id(id): Id) -> ApiResult<Json<Value>> {
+async fn mark_read_patch(
+    State(state): State<AppState>,
+    Signed(auth): Signed,
+    Id(id): Id,
+) -> ApiResult<Json<SuccessMessage>> {
     mark_read(state, auth.user.id, id).await
 }
 
-async fn mark_all_read(state: AppState, user_id: i64) -> ApiResult<Json<Value>> {
+async fn mark_all_read(state: AppState, user_id: i64) -> ApiResult<Json<SuccessMessage>> {
     let n = notifications::mark_all_read(&state.pool, user_id).await?;
-    Ok(Json(json!({"success": true, "message": format!("{n} notifications marked as read")})))
+    Ok(Json(SuccessMessage::new(format!("{n} notifications marked as read"))))
 }
 
 /// Mark all of the caller's unread notifications read; `<n>` is how many changed.
 #[utoipa::path(post, path = "/api/admin/notifications/mark-all-read/", tag = "notifications",
     operation_id = "notification_mark_all_read_post", security(("bearer" = [])),
-    responses((status = 200, description = "`{success:true, message:\"<n> notifications marked as read\"}`"), (status = 401)))]
-async fn mark_all_read_post(State(state): State<AppState>, Signed(auth): Signed) -> ApiResult<Json<Value>> {
+    responses((status = 200, description = "`{success:true, message:\"<n> notifications marked as read\"}`", body = SuccessMessage), (status = 401)))]
+async fn mark_all_read_post(State(state): State<AppState>, Signed(auth): Signed) -> ApiResult<Json<SuccessMessage>> {
     mark_all_read(state, auth.user.id).await
 }
 
 /// Same as POST (the admin app sends PATCH, §5 #5).
 #[utoipa::path(patch, path = "/api/admin/notifications/mark-all-read/", tag = "notifications",
     operation_id = "notification_mark_all_read_patch", security(("bearer" = [])),
-    responses((status = 200, description = "`{success:true, message:\"<n> notifications marked as read\"}`"), (status = 401)))]
-async fn mark_all_read_patch(State(state): State<AppState>, Signed(auth): Signed) -> ApiResult<Json<Value>> {
+    responses((status = 200, description = "`{success:true, message:\"<n> notifications marked as read\"}`", body = SuccessMessage), (status = 401)))]
+async fn mark_all_read_patch(State(state): State<AppState>, Signed(auth): Signed) -> ApiResult<Json<SuccessMessage>> {
     mark_all_read(state, auth.user.id).await
 }
 
@@ -175,12 +186,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn links_keep_other_parameters_sorted_and_drop_page_one() {
-        let others = vec![("unread_only".to_string(), "true".to_string())];
-        assert_eq!(page_link("http://h", &others, 2), "http://h/api/admin/notifications/?page=2&unread_only=true");
-        assert_eq!(page_link("http://h", &others, 1), "http://h/api/admin/notifications/?unread_only=true");
-        assert_eq!(page_link("http://h", &[], 1), "http://h/api/admin/notifications/");
-        assert_eq!(page_link("http://h", &[], 3), "http://h/api/admin/notifications/?page=3");
+    fn unread_only_spellings() {
         assert!(truthy(Some("True")) && truthy(Some("1")) && truthy(Some(" true ")));
         assert!(!truthy(Some("false")) && !truthy(Some("yes")) && !truthy(None));
     }
