@@ -289,6 +289,121 @@ pub fn email(raw: &str) -> Result<String, String> {
     crate::routes::dto::valid_email(raw).ok_or_else(|| "Enter a valid email address.".to_string())
 }
 
+/// The field with `null` and a blank string read as absent: for the fields where "empty counts
+/// as absent" (§5 #16) and for multipart forms, which send empty parts.
+pub fn non_blank(field: &Field) -> &Field {
+    match field {
+        Field::Null => &Field::Absent,
+        Field::Value(Value::String(s)) if s.trim().is_empty() => &Field::Absent,
+        other => other,
+    }
+}
+
+/// A quantity that defaults to 1 (absent or null) and is at most `max` ([`quantity`], then
+/// `Ensure this value is less than or equal to <max>.`).
+pub fn quantity_or_one(field: &Field, max: i32) -> Result<i32, String> {
+    if *field == Field::Null {
+        return Ok(1);
+    }
+    match quantity(field)? {
+        Some(q) if q > max => Err(format!("Ensure this value is less than or equal to {max}.")),
+        other => Ok(other.unwrap_or(1)),
+    }
+}
+
+/// The field `key` of a nested object (an item of a list) as a [`Field`]; a non-object has none.
+pub fn member(object: &Value, key: &str) -> Field {
+    match object.get(key) {
+        None => Field::Absent,
+        Some(Value::Null) => Field::Null,
+        Some(v) => Field::Value(v.clone()),
+    }
+}
+
+/// A row id (`bigint`): an integer, an integral float or a numeric string; `Ok(None)`: absent.
+pub fn id(field: &Field) -> Result<Option<i64>, String> {
+    match field {
+        Field::Absent => Ok(None),
+        Field::Null => Err("This field may not be null.".into()),
+        Field::Value(v) => int_value(v).map(Some).ok_or_else(|| "A valid integer is required.".to_string()),
+    }
+}
+
+/// DRF's message for a value that should have been a list.
+fn not_a_list(v: &Value) -> String {
+    format!("Expected a list of items but got type \"{}\".", crate::routes::fields::python_type(v))
+}
+
+/// A list of ids, `[id…]` (each as [`id`] reads it); `Ok(None)`: absent or null.
+pub fn id_list(field: &Field) -> Result<Option<Vec<i64>>, String> {
+    let list = match field {
+        Field::Absent | Field::Null => return Ok(None),
+        Field::Value(Value::Array(list)) => list,
+        Field::Value(other) => return Err(not_a_list(other)),
+    };
+    list.iter()
+        .map(int_value)
+        .collect::<Option<Vec<i64>>>()
+        .map(Some)
+        .ok_or_else(|| "A valid integer is required.".to_string())
+}
+
+/// One `{id, order}` of a reorder body (the schema of [`reorder`]'s first form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+pub struct ReorderItem {
+    /// The row.
+    pub id: i64,
+    /// Its new position.
+    pub order: i32,
+}
+
+/// The one parser of reorder bodies (API.md §4.9, §5 #9):
+///
+/// `reorder(pairs: (&str, &Field), ids: (&str, &Field)) -> Result<Vec<(i64, i32)>, FieldErrors>`
+///
+/// - `pairs` = (key, value) of the `[{id, order}]` form (`items`, `field_orders`); it wins
+///   when sent (not null);
+/// - else `ids` = (key, value) of the §5 #9 `[id…]` form (`image_ids`, `item_ids`,
+///   `field_ids`), whose `order` is the 0-based position;
+/// - `Ok((id, order) pairs)` in the order given (an empty list gives an empty `Vec`: a route
+///   that needs rows says so itself);
+/// - `Err`, under the key of the form at fault: `Expected a list of items but got type "<t>".`;
+///   `Each item must have an integer "id" and "order".` (pairs); `A valid integer is
+///   required.` (ids); `This field is required.` under the pairs key when neither is sent.
+///
+/// Ids and orders are read as DRF `IntegerField`s ([`int_value`]); an order must fit an
+/// `integer` column.
+pub fn reorder(pairs: (&str, &Field), ids: (&str, &Field)) -> Result<Vec<(i64, i32)>, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let (pairs_key, pairs) = pairs;
+    let (ids_key, ids) = ids;
+    if let Field::Value(list) = pairs {
+        let Value::Array(entries) = list else {
+            errors.add(pairs_key, not_a_list(list));
+            return Err(errors);
+        };
+        let entry = |v: &Value| {
+            let e = v.as_object()?;
+            Some((int_value(e.get("id")?)?, i32::try_from(int_value(e.get("order")?)?).ok()?))
+        };
+        return entries.iter().map(entry).collect::<Option<Vec<_>>>().ok_or_else(|| {
+            errors.add(pairs_key, "Each item must have an integer \"id\" and \"order\".");
+            errors
+        });
+    }
+    match id_list(ids) {
+        Ok(Some(list)) => Ok(list.into_iter().zip(0..).collect()),
+        Ok(None) => {
+            errors.add(pairs_key, "This field is required.");
+            Err(errors)
+        }
+        Err(msg) => {
+            errors.add(ids_key, msg);
+            Err(errors)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -349,5 +464,45 @@ mod tests {
             choice(&v(json!("gold")), |s| (s == "cash").then_some(())),
             Err("\"gold\" is not a valid choice.".into())
         );
+    }
+}
+
+#[cfg(test)]
+mod reorder_tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn run(body: Value) -> Result<Vec<(i64, i32)>, Value> {
+        reorder(("items", &member(&body, "items")), ("item_ids", &member(&body, "item_ids")))
+            .map_err(FieldErrors::into_value)
+    }
+
+    #[test]
+    fn both_forms_and_their_errors() {
+        assert_eq!(run(json!({"items": [{"id": 3, "order": "1"}]})), Ok(vec![(3, 1)]));
+        assert_eq!(run(json!({"items": null, "item_ids": [4, "2"]})), Ok(vec![(4, 0), (2, 1)]));
+        assert_eq!(run(json!({"item_ids": []})), Ok(vec![]));
+        assert_eq!(
+            run(json!({"items": [{"id": 3}], "item_ids": [1]})),
+            Err(json!({"items": ["Each item must have an integer \"id\" and \"order\"."]}))
+        );
+        assert_eq!(
+            run(json!({"items": "x"})),
+            Err(json!({"items": ["Expected a list of items but got type \"str\"."]}))
+        );
+        assert_eq!(run(json!({"item_ids": ["q"]})), Err(json!({"item_ids": ["A valid integer is required."]})));
+        assert_eq!(run(json!({})), Err(json!({"items": ["This field is required."]})));
+    }
+
+    #[test]
+    fn ids_and_blanks() {
+        assert_eq!(id(&Field::Value(json!(" 12 "))), Ok(Some(12)));
+        assert_eq!(id(&Field::Value(json!("x"))), Err("A valid integer is required.".into()));
+        assert_eq!(non_blank(&Field::Value(json!("  "))), &Field::Absent);
+        assert_eq!(non_blank(&Field::Null), &Field::Absent);
+        assert_eq!(non_blank(&Field::Value(json!(0))), &Field::Value(json!(0)));
     }
 }

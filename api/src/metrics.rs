@@ -65,7 +65,7 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses(
-        (status = 200, description = "Prometheus text exposition", content_type = "text/plain"),
+        (status = 200, description = "Prometheus text exposition (version 0.0.4)", body = String, content_type = "text/plain"),
         (status = 401, description = "`METRICS_TOKEN` is set and the Bearer token differs"),
     ))]
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -1,5 +1,7 @@
 //! The customer's cart (API.md §4.4): one per user, made on first use; a line per product.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
@@ -64,7 +66,8 @@ pub async fn find(pool: &PgPool, user_id: i64) -> Result<Option<CartRow>, sqlx::
         .await
 }
 
-/// Loads the lines of a cart with their products.
+/// Loads the lines of a cart with their products: the lines, then the products of each type in
+/// one batch ([`products::get_many`]), whatever the number of lines.
 pub async fn load(pool: &PgPool, cart: CartRow) -> Result<Cart, sqlx::Error> {
     let rows: Vec<(i64, String, i64, i32, DateTime<Utc>)> = sqlx::query_as(
         "SELECT id, product_type, product_id, quantity, added_at FROM cart_item WHERE cart_id = $1 ORDER BY added_at, id",
@@ -72,13 +75,21 @@ pub async fn load(pool: &PgPool, cart: CartRow) -> Result<Cart, sqlx::Error> {
     .bind(cart.id)
     .fetch_all(pool)
     .await?;
-    let mut lines = Vec::with_capacity(rows.len());
-    for (id, kind, product_id, quantity, added_at) in rows {
-        let Some(kind) = ProductType::parse(&kind) else { continue };
-        if let Some(product) = products::get(pool, kind, product_id, false).await? {
-            lines.push(CartLine { id, kind, product, quantity, added_at });
+    let mut found: HashMap<(ProductType, i64), Product> = HashMap::new();
+    for kind in [ProductType::Package, ProductType::Campaign] {
+        let ids: Vec<i64> = rows.iter().filter(|r| ProductType::parse(&r.1) == Some(kind)).map(|r| r.2).collect();
+        for product in products::get_many(pool, kind, &ids).await? {
+            found.insert((kind, product.id), product);
         }
     }
+    let lines = rows
+        .into_iter()
+        .filter_map(|(id, kind, product_id, quantity, added_at)| {
+            let kind = ProductType::parse(&kind)?;
+            let product = found.remove(&(kind, product_id))?;
+            Some(CartLine { id, kind, product, quantity, added_at })
+        })
+        .collect();
     Ok(Cart { cart, lines })
 }
 

@@ -1,24 +1,23 @@
 //! Checklist templates of products under `/api/admin/products/` (API.md §4.9, §5 #6, #9, #18):
 //! the tasks an order's checklist is built from (§7.5). Who: `admin*`.
 //!
-//! Also holds the DRF-style field parsers shared with [`super::admin_resource_fields`].
+//! Also holds [`nullable_integer`], shared with [`super::admin_resource_fields`].
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use common::catalog::checklist_templates::{self, DeleteOutcome, NewTemplateItem, TemplateItem, TemplatePatch};
 use common::catalog::{ProductType, product_exists};
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::catalog::{invalid_type, not_found};
-use super::fields::{FieldErrors, ProductPath, bool_field, char_field, int_field, int_value};
+use super::fields::ProductPath;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AdminStar, Body, Id};
+use crate::extract::{AdminStar, Id};
+use crate::input::{self, Field, FieldErrors, Payload, ReorderItem, Text, non_blank};
 use crate::state::AppState;
 
 /// The checklist-template routes.
@@ -32,16 +31,23 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// §3 ChecklistTemplate.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChecklistTemplateOut {
+    /// Id.
     id: i64,
+    /// Task name; becomes the checklist item's description.
     name: String,
+    /// Explanation.
     description: String,
+    /// Position among the product's items (ties by id).
     order: i32,
+    /// Optional tasks do not count towards required progress.
     is_optional: bool,
+    /// Expected effort.
     estimated_duration_minutes: Option<i32>,
     /// Asia/Kolkata, microseconds.
     created_at: String,
     /// `package` or `campaign`.
     product_type: String,
+    /// The product's id.
     product_id: i64,
 }
 
@@ -61,60 +67,164 @@ impl From<&TemplateItem> for ChecklistTemplateOut {
     }
 }
 
-/// Body of a create or update; PATCH sends any subset.
-#[derive(Debug, ToSchema)]
-pub struct ChecklistTemplateRequest {
-    /// ≤ 200 characters; required on POST and PUT.
-    pub name: String,
-    /// Non-blank; required on POST and PUT.
-    pub description: String,
-    /// Default on POST: after the product's last item; absent on PUT or PATCH: kept.
-    pub order: Option<i32>,
-    /// Default false; absent on PUT or PATCH: kept.
-    pub is_optional: Option<bool>,
-    /// Absent on PUT or PATCH: kept; `null` clears.
-    pub estimated_duration_minutes: Option<i32>,
-}
-
-/// Body of the reorder: either form.
-#[derive(Debug, ToSchema)]
-pub struct ChecklistReorderRequest {
-    /// `[{id, order}]`.
-    pub items: Option<Vec<IdOrder>>,
-    /// §5 #9: ids in their new order (`order` = 0-based position).
-    pub item_ids: Option<Vec<i64>>,
-}
-
-/// One `{id, order}` of a reorder.
-#[derive(Debug, ToSchema)]
-pub struct IdOrder {
-    pub id: i64,
-    pub order: i32,
-}
-
 /// `{message, items}` of the reorder.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChecklistReordered {
+    /// "Successfully reordered <n> items".
     message: String,
+    /// The reordered items, by `order` then id.
     items: Vec<ChecklistTemplateOut>,
 }
 
-fn item_not_found() -> ApiError {
-    ApiError::detail(StatusCode::NOT_FOUND, "No ChecklistTemplateItem matches the given query.")
+/// Body of a create or update. POST and PUT need `name` and `description`; PATCH sends any
+/// subset.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChecklistTemplateRequest {
+    /// ≤ 200 characters (trimmed); required on POST and PUT.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub name: Field,
+    /// Non-blank; required on POST and PUT.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub description: Field,
+    /// POST default: after the product's last item; absent on PUT or PATCH: kept (§5 #18).
+    #[serde(default)]
+    #[schema(value_type = i32)]
+    pub order: Field,
+    /// POST default false; absent on PUT or PATCH: kept.
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub is_optional: Field,
+    /// Absent on PUT or PATCH: kept; `null` or `""` clears.
+    #[serde(default)]
+    #[schema(value_type = Option<i32>)]
+    pub estimated_duration_minutes: Field,
 }
 
-/// Validates a body. `partial` (PATCH): every field optional; otherwise `name` and
-/// `description` are required and the rest, when absent, keep their stored values.
-fn parse_body(body: &Body, partial: bool) -> Result<TemplatePatch, ApiError> {
+/// Body of the reorder: either form (§5 #9).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChecklistReorderRequest {
+    /// `[{id, order}]`; wins when sent.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<ReorderItem>>)]
+    pub items: Field,
+    /// The ids in their new order (`order` = 0-based position).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<i64>>)]
+    pub item_ids: Field,
+}
+
+/// A DRF `IntegerField(allow_null=True)`: absent → `None` (kept); `null` or blank →
+/// `Some(None)` (cleared); else [`input::integer`].
+pub(super) fn nullable_integer(field: &Field) -> Result<Option<Option<i32>>, String> {
+    match (field, non_blank(field)) {
+        (Field::Absent, _) => Ok(None),
+        (_, Field::Absent) => Ok(Some(None)),
+        (sent, _) => input::integer(sent).map(Some),
+    }
+}
+
+/// The fields of a body; `full` (POST, PUT): `name` and `description` are required.
+fn template_fields(raw: &ChecklistTemplateRequest, full: bool) -> (FieldErrors, TemplatePatch) {
     let mut errors = FieldErrors::new();
+    let text = |max| Text { required: full, allow_blank: false, max };
     let patch = TemplatePatch {
-        name: char_field(body, &mut errors, "name", !partial, false, Some(200)),
-        description: char_field(body, &mut errors, "description", !partial, false, None),
-        order: int_field(body, &mut errors, "order", false).flatten(),
-        is_optional: bool_field(body, &mut errors, "is_optional"),
-        estimated_duration_minutes: int_field(body, &mut errors, "estimated_duration_minutes", true),
+        name: errors.take("name", text(Some(200)).parse(&raw.name)).flatten(),
+        description: errors.take("description", text(None).parse(&raw.description)).flatten(),
+        order: errors.take("order", input::integer(&raw.order)).flatten(),
+        is_optional: errors.take("is_optional", input::boolean(&raw.is_optional)).flatten(),
+        estimated_duration_minutes: errors
+            .take("estimated_duration_minutes", nullable_integer(&raw.estimated_duration_minutes))
+            .flatten(),
     };
-    if errors.is_empty() { Ok(patch) } else { Err(ApiError::Fields(StatusCode::BAD_REQUEST, Value::Object(errors))) }
+    (errors, patch)
+}
+
+impl TryFrom<ChecklistTemplateRequest> for NewTemplateItem {
+    type Error = FieldErrors;
+
+    /// POST: `name`, `description` required; `order` defaults to after the last item.
+    fn try_from(raw: ChecklistTemplateRequest) -> Result<Self, FieldErrors> {
+        let (errors, p) = template_fields(&raw, true);
+        errors.finish(|| {
+            Some(NewTemplateItem {
+                name: p.name?,
+                description: p.description?,
+                order: p.order,
+                is_optional: p.is_optional.unwrap_or(false),
+                estimated_duration_minutes: p.estimated_duration_minutes.flatten(),
+            })
+        })
+    }
+}
+
+/// A validated PUT (`FULL`: `name` and `description` required, the rest kept when absent,
+/// §5 #18) or PATCH (any subset).
+#[derive(Debug)]
+pub struct Update<const FULL: bool>(pub TemplatePatch);
+
+/// A PUT.
+pub type Replacement = Update<true>;
+/// A PATCH.
+pub type Change = Update<false>;
+
+impl<const FULL: bool> TryFrom<ChecklistTemplateRequest> for Update<FULL> {
+    type Error = FieldErrors;
+
+    fn try_from(raw: ChecklistTemplateRequest) -> Result<Self, FieldErrors> {
+        let (errors, patch) = template_fields(&raw, FULL);
+        errors.finish(|| Some(Update(patch)))
+    }
+}
+
+/// `(id, order)` pairs of a reorder, at least one.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TemplateOrders(pub Vec<(i64, i32)>);
+
+impl TryFrom<ChecklistReorderRequest> for TemplateOrders {
+    type Error = TemplateError;
+
+    fn try_from(raw: ChecklistReorderRequest) -> Result<Self, TemplateError> {
+        match input::reorder(("items", &raw.items), ("item_ids", &raw.item_ids)) {
+            Ok(pairs) if !pairs.is_empty() => Ok(TemplateOrders(pairs)),
+            _ => Err(TemplateError::BadReorder),
+        }
+    }
+}
+
+/// Why a checklist-template request is refused.
+#[derive(Debug)]
+pub enum TemplateError {
+    /// 404 `{"detail":"No ChecklistTemplateItem matches the given query."}`.
+    NotFound,
+    /// 409 `{"error"}`: an order checklist uses the item.
+    InUse,
+    /// 400 `{"error":"Items array is required with format: …"}`.
+    BadReorder,
+    /// 404 `{"error":"One or more checklist items not found"}`; nothing changed.
+    UnknownInReorder,
+}
+
+impl From<TemplateError> for ApiError {
+    fn from(e: TemplateError) -> Self {
+        match e {
+            TemplateError::NotFound => {
+                ApiError::detail(StatusCode::NOT_FOUND, "No ChecklistTemplateItem matches the given query.")
+            }
+            TemplateError::InUse => ApiError::error(
+                StatusCode::CONFLICT,
+                "Cannot delete a checklist template item that is used by an order checklist",
+            ),
+            TemplateError::BadReorder => ApiError::error(
+                StatusCode::BAD_REQUEST,
+                r#"Items array is required with format: [{"id": 1, "order": 0}, ...]"#,
+            ),
+            TemplateError::UnknownInReorder => {
+                ApiError::error(StatusCode::NOT_FOUND, "One or more checklist items not found")
+            }
+        }
+    }
 }
 
 /// The product of the path, or the route's errors: invalid type → 400, missing product → 404.
@@ -160,29 +270,19 @@ async fn create_template(
     State(state): State<AppState>,
     AdminStar(_admin): AdminStar,
     path: ProductPath,
-    body: Body,
-) -> ApiResult<Response> {
+    Payload(raw): Payload<ChecklistTemplateRequest>,
+) -> ApiResult<(StatusCode, Json<ChecklistTemplateOut>)> {
     let kind = ProductType::parse(&path.kind).ok_or_else(invalid_type)?;
-    let patch = match parse_body(&body, false) {
-        Ok(p) => p,
-        Err(e) => {
+    let new = match NewTemplateItem::try_from(raw) {
+        Ok(new) => new,
+        Err(errors) => {
             // The product's 404 comes before the body's 400, as in the original view.
             existing_product(&state, &path).await?;
-            return Err(e);
+            return Err(errors.bare());
         }
     };
-    let (Some(name), Some(description)) = (patch.name, patch.description) else {
-        return Err(ApiError::internal("validated checklist template body without name or description"));
-    };
-    let new = NewTemplateItem {
-        name,
-        description,
-        order: patch.order,
-        is_optional: patch.is_optional.unwrap_or(false),
-        estimated_duration_minutes: patch.estimated_duration_minutes.flatten(),
-    };
     let item = checklist_templates::create(&state.pool, kind, path.id, &new).await?.ok_or_else(|| not_found(kind))?;
-    Ok((StatusCode::CREATED, Json(ChecklistTemplateOut::from(&item))).into_response())
+    Ok((StatusCode::CREATED, Json(ChecklistTemplateOut::from(&item))))
 }
 
 /// One checklist template item.
@@ -198,20 +298,24 @@ async fn get_template(
     AdminStar(_admin): AdminStar,
     Id(id): Id,
 ) -> ApiResult<Json<ChecklistTemplateOut>> {
-    let item = checklist_templates::find(&state.pool, id).await?.ok_or_else(item_not_found)?;
+    let item = checklist_templates::find(&state.pool, id).await?.ok_or(TemplateError::NotFound)?;
     Ok(Json(ChecklistTemplateOut::from(&item)))
 }
 
-async fn update(state: AppState, id: i64, body: Body, partial: bool) -> ApiResult<Json<ChecklistTemplateOut>> {
-    let patch = match parse_body(&body, partial) {
+/// Applies a validated change; an invalid body of an unknown id is that id's 404.
+async fn update(
+    state: AppState,
+    id: i64,
+    patch: Result<TemplatePatch, FieldErrors>,
+) -> ApiResult<Json<ChecklistTemplateOut>> {
+    let patch = match patch {
         Ok(p) => p,
-        Err(e) => {
-            // An unknown id is a 404 even with an invalid body.
-            checklist_templates::find(&state.pool, id).await?.ok_or_else(item_not_found)?;
-            return Err(e);
+        Err(errors) => {
+            checklist_templates::find(&state.pool, id).await?.ok_or(TemplateError::NotFound)?;
+            return Err(errors.bare());
         }
     };
-    let item = checklist_templates::update(&state.pool, id, &patch).await?.ok_or_else(item_not_found)?;
+    let item = checklist_templates::update(&state.pool, id, &patch).await?.ok_or(TemplateError::NotFound)?;
     Ok(Json(ChecklistTemplateOut::from(&item)))
 }
 
@@ -230,9 +334,9 @@ async fn put_template(
     State(state): State<AppState>,
     AdminStar(_admin): AdminStar,
     Id(id): Id,
-    body: Body,
+    Payload(raw): Payload<ChecklistTemplateRequest>,
 ) -> ApiResult<Json<ChecklistTemplateOut>> {
-    update(state, id, body, false).await
+    update(state, id, Replacement::try_from(raw).map(|r| r.0)).await
 }
 
 /// Change some fields of a checklist template item.
@@ -249,9 +353,9 @@ async fn patch_template(
     State(state): State<AppState>,
     AdminStar(_admin): AdminStar,
     Id(id): Id,
-    body: Body,
+    Payload(raw): Payload<ChecklistTemplateRequest>,
 ) -> ApiResult<Json<ChecklistTemplateOut>> {
-    update(state, id, body, true).await
+    update(state, id, Change::try_from(raw).map(|c| c.0)).await
 }
 
 /// Delete a checklist template item, unless an order checklist uses it.
@@ -270,32 +374,8 @@ async fn delete_template(
 ) -> ApiResult<StatusCode> {
     match checklist_templates::delete(&state.pool, id).await? {
         DeleteOutcome::Deleted => Ok(StatusCode::NO_CONTENT),
-        DeleteOutcome::NotFound => Err(item_not_found()),
-        DeleteOutcome::InUse => Err(ApiError::error(
-            StatusCode::CONFLICT,
-            "Cannot delete a checklist template item that is used by an order checklist",
-        )),
-    }
-}
-
-/// `(id, order)` pairs of either reorder form; `None` when neither is a non-empty, well-formed
-/// list.
-fn parse_reorder(body: &Body) -> Option<Vec<(i64, i32)>> {
-    let present = |key: &str| body.0.get(key).filter(|v| !v.is_null());
-    if let Some(items) = present("items") {
-        let items = items.as_array().filter(|a| !a.is_empty())?;
-        items
-            .iter()
-            .map(|entry| {
-                let entry = entry.as_object()?;
-                let id = int_value(entry.get("id")?)?;
-                let order = i32::try_from(int_value(entry.get("order")?)?).ok()?;
-                Some((id, order))
-            })
-            .collect()
-    } else {
-        let ids = present("item_ids")?.as_array().filter(|a| !a.is_empty())?;
-        ids.iter().enumerate().map(|(position, id)| Some((int_value(id)?, i32::try_from(position).ok()?))).collect()
+        DeleteOutcome::NotFound => Err(TemplateError::NotFound.into()),
+        DeleteOutcome::InUse => Err(TemplateError::InUse.into()),
     }
 }
 
@@ -312,14 +392,10 @@ fn parse_reorder(body: &Body) -> Option<Vec<(i64, i32)>> {
 async fn reorder_templates(
     State(state): State<AppState>,
     AdminStar(_admin): AdminStar,
-    body: Body,
+    Payload(raw): Payload<ChecklistReorderRequest>,
 ) -> ApiResult<Json<ChecklistReordered>> {
-    let orders = parse_reorder(&body).ok_or_else(|| {
-        ApiError::error(StatusCode::BAD_REQUEST, r#"Items array is required with format: [{"id": 1, "order": 0}, ...]"#)
-    })?;
-    let items = checklist_templates::reorder(&state.pool, &orders)
-        .await?
-        .ok_or_else(|| ApiError::error(StatusCode::NOT_FOUND, "One or more checklist items not found"))?;
+    let TemplateOrders(orders) = TemplateOrders::try_from(raw)?;
+    let items = checklist_templates::reorder(&state.pool, &orders).await?.ok_or(TemplateError::UnknownInReorder)?;
     Ok(Json(ChecklistReordered {
         message: format!("Successfully reordered {} items", orders.len()),
         items: items.iter().map(ChecklistTemplateOut::from).collect(),
@@ -328,29 +404,51 @@ async fn reorder_templates(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::{Value, json};
 
     use super::*;
 
+    fn raw<T: serde::de::DeserializeOwned>(v: Value) -> T {
+        serde_json::from_value(v).unwrap()
+    }
+
     #[test]
-    fn integers_as_drf_reads_them() {
-        assert_eq!(int_value(&json!(5)), Some(5));
-        assert_eq!(int_value(&json!(5.0)), Some(5));
-        assert_eq!(int_value(&json!("7")), Some(7));
-        assert_eq!(int_value(&json!(" 7.00 ")), Some(7));
-        assert_eq!(int_value(&json!(5.5)), None);
-        assert_eq!(int_value(&json!("abc")), None);
-        assert_eq!(int_value(&json!(true)), None);
-        assert_eq!(int_value(&json!("")), None);
+    fn post_put_and_patch_bodies() {
+        let new = NewTemplateItem::try_from(raw::<ChecklistTemplateRequest>(
+            json!({"name": " Call ", "description": "d", "order": "10", "is_optional": "yes", "estimated_duration_minutes": ""}),
+        ))
+        .unwrap();
+        assert_eq!(
+            (new.name.as_str(), new.order, new.is_optional, new.estimated_duration_minutes),
+            ("Call", Some(10), true, None)
+        );
+        let e = Replacement::try_from(raw::<ChecklistTemplateRequest>(json!({"order": 3}))).unwrap_err();
+        assert_eq!(
+            e.into_value(),
+            json!({"name": ["This field is required."], "description": ["This field is required."]})
+        );
+        let Update(p) =
+            Change::try_from(raw::<ChecklistTemplateRequest>(json!({"estimated_duration_minutes": null}))).unwrap();
+        assert_eq!((p.name, p.order, p.estimated_duration_minutes), (None, None, Some(None)));
+        let Update(p) = Change::try_from(raw::<ChecklistTemplateRequest>(json!({}))).unwrap();
+        assert_eq!(p.estimated_duration_minutes, None, "absent keeps the value");
+        let e = Change::try_from(raw::<ChecklistTemplateRequest>(json!({"order": null, "is_optional": "maybe"})))
+            .unwrap_err();
+        assert_eq!(
+            e.into_value(),
+            json!({"order": ["This field may not be null."], "is_optional": ["Must be a valid boolean."]})
+        );
     }
 
     #[test]
     fn reorder_bodies() {
-        let body = |v: Value| Body(v.as_object().cloned().unwrap_or_default());
-        assert_eq!(parse_reorder(&body(json!({"items": [{"id": 3, "order": 1}]}))), Some(vec![(3, 1)]));
-        assert_eq!(parse_reorder(&body(json!({"item_ids": [4, "2"]}))), Some(vec![(4, 0), (2, 1)]));
-        assert_eq!(parse_reorder(&body(json!({"items": []}))), None);
-        assert_eq!(parse_reorder(&body(json!({"items": [{"id": 3}]}))), None);
-        assert_eq!(parse_reorder(&body(json!({}))), None);
+        let orders = |v: Value| TemplateOrders::try_from(raw::<ChecklistReorderRequest>(v)).ok();
+        assert_eq!(orders(json!({"items": [{"id": 3, "order": 1}]})), Some(TemplateOrders(vec![(3, 1)])));
+        assert_eq!(orders(json!({"item_ids": [4, "2"]})), Some(TemplateOrders(vec![(4, 0), (2, 1)])));
+        for bad in [json!({"items": []}), json!({"item_ids": []}), json!({"items": [{"id": 3}]}), json!({})] {
+            assert_eq!(orders(bad), None);
+        }
     }
 }

@@ -8,23 +8,24 @@
 //! disk), makes the thumbnail and updates the row.
 
 use axum::Json;
-use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::extract::multipart::{self, MultipartError, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use common::catalog::ProductType;
 use common::catalog::images::{self, CreateImageError, ImagePatch, NewImage};
-use common::catalog::products::ImageRow;
 use common::media::{self, ImageRejection};
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Map;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::catalog::{image_json, invalid_type, not_found};
-use super::fields::bool_value;
+use super::catalog::{not_found, product_type};
+use super::fields::ProductPath;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AdminStar, Body, Id};
+use crate::extract::{AdminStar, Id};
+use crate::input::{self, Field, FieldErrors, Payload, ReorderItem, Text};
 use crate::state::AppState;
+use crate::views::catalog::ProductImage;
 
 /// Room for the multipart envelope and the small fields around a 5 MB image.
 const UPLOAD_BODY_LIMIT: usize = media::MAX_IMAGE_BYTES + 512 * 1024;
@@ -43,12 +44,113 @@ fn no_image() -> ApiError {
     ApiError::detail(StatusCode::NOT_FOUND, "No ProductImage matches the given query.")
 }
 
-fn image_error(msg: impl Into<String>) -> ApiError {
-    ApiError::Fields(StatusCode::BAD_REQUEST, json!({ "image": [msg.into()] }))
+/// The fields of an image besides its file (multipart parts, or a JSON or form body on update).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ImageFieldsRequest {
+    /// At most 200 characters.
+    #[schema(value_type = Option<String>, max_length = 200)]
+    #[serde(default)]
+    pub alt_text: Field,
+    /// Position (upload default: after the last).
+    #[schema(value_type = Option<i32>)]
+    #[serde(default)]
+    pub order: Field,
+    /// Make it the product's primary image (the first upload always is).
+    #[schema(value_type = Option<bool>)]
+    #[serde(default)]
+    pub is_primary: Field,
 }
 
-fn respond(state: &AppState, status: StatusCode, row: &ImageRow) -> Response {
-    (status, Json(image_json(&state.cfg.public_base_url, row))).into_response()
+/// The multipart form of an upload.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct ImageUploadForm {
+    /// JPEG, PNG or GIF, at most 5 MB and 89,478,485 pixels.
+    #[schema(value_type = String, format = Binary)]
+    image: Vec<u8>,
+    /// At most 200 characters.
+    #[schema(max_length = 200)]
+    alt_text: Option<String>,
+    /// Position (default: after the last).
+    order: Option<i32>,
+    /// Make it the product's primary image (the first upload always is).
+    is_primary: Option<bool>,
+}
+
+impl TryFrom<ImageFieldsRequest> for ImagePatch {
+    type Error = FieldErrors;
+
+    /// Absent or null keeps the stored value; so does a blank `order` or `is_primary` (forms
+    /// send empty parts).
+    fn try_from(b: ImageFieldsRequest) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let alt_text = match &b.alt_text {
+            Field::Null => None,
+            sent => errors.take("alt_text", Text::optional(200).parse(sent)).flatten(),
+        };
+        let order = errors.take("order", input::integer(input::non_blank(&b.order))).flatten();
+        let is_primary = errors.take("is_primary", input::boolean(input::non_blank(&b.is_primary))).flatten();
+        errors.finish(|| Some(ImagePatch { alt_text, order, is_primary }))
+    }
+}
+
+/// Body of the reorder: either form (§5 #9).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ImageReorderRequest {
+    /// `[{id, order}]`; wins when sent.
+    #[schema(value_type = Option<Vec<ReorderItem>>)]
+    #[serde(default)]
+    pub items: Field,
+    /// Ids in their new order (`order` = 0-based position).
+    #[schema(value_type = Option<Vec<i64>>)]
+    #[serde(default)]
+    pub image_ids: Field,
+}
+
+/// `(id, order)` pairs of a reorder, at least one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageOrders(pub Vec<(i64, i32)>);
+
+impl TryFrom<ImageReorderRequest> for ImageOrders {
+    type Error = FieldErrors;
+
+    fn try_from(b: ImageReorderRequest) -> Result<Self, FieldErrors> {
+        let pairs = input::reorder(("items", &b.items), ("image_ids", &b.image_ids))?;
+        if pairs.is_empty() {
+            let mut errors = FieldErrors::new();
+            errors.add(if b.items.is_present() { "items" } else { "image_ids" }, "This list may not be empty.");
+            return Err(errors);
+        }
+        Ok(ImageOrders(pairs))
+    }
+}
+
+/// `{message, image}` of set-primary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PrimarySet {
+    /// `Image set as primary successfully`.
+    pub message: String,
+    /// The image.
+    pub image: ProductImage,
+}
+
+/// `{message, items}` of the reorder.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImagesReordered {
+    /// `Successfully reordered <n> images`.
+    pub message: String,
+    /// The images, in the order given.
+    pub items: Vec<ProductImage>,
+}
+
+fn image_error(msg: impl Into<String>) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    errors.add("image", msg);
+    errors
+}
+
+fn view(state: &AppState, row: &common::catalog::products::ImageRow) -> ProductImage {
+    ProductImage::new(&state.cfg.public_base_url, row)
 }
 
 fn multipart_error(e: MultipartError) -> ApiError {
@@ -69,7 +171,7 @@ fn unsupported(headers: &axum::http::HeaderMap) -> ApiError {
 }
 
 /// Reads a field's bytes, stopping one byte past `limit` (the caller reports "too large").
-async fn read_capped(field: &mut Field<'_>, limit: usize) -> Result<Vec<u8>, ApiError> {
+async fn read_capped(field: &mut multipart::Field<'_>, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut out = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         if out.len() + chunk.len() > limit {
@@ -81,66 +183,26 @@ async fn read_capped(field: &mut Field<'_>, limit: usize) -> Result<Vec<u8>, Api
     Ok(out)
 }
 
-/// DRF `IntegerField` input over an `integer` column.
-fn int_value(v: &Value) -> Option<i32> {
-    super::fields::int_value(v).and_then(|n| i32::try_from(n).ok())
-}
-
-/// Validates `alt_text`, `order`, `is_primary` of a map; absent or null keeps.
-fn parse_patch(fields: &Map<String, Value>) -> Result<ImagePatch, ApiError> {
-    let mut errors = Map::new();
-    let mut patch = ImagePatch::default();
-    match fields.get("alt_text") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) if s.chars().count() > 200 => {
-            errors.insert("alt_text".into(), json!(["Ensure this field has no more than 200 characters."]));
-        }
-        Some(Value::String(s)) => patch.alt_text = Some(s.trim().to_string()),
-        Some(Value::Number(n)) => patch.alt_text = Some(n.to_string()),
-        Some(_) => {
-            errors.insert("alt_text".into(), json!(["Not a valid string."]));
-        }
-    }
-    match fields.get("order") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) if s.trim().is_empty() => {}
-        Some(v) => match int_value(v) {
-            Some(o) => patch.order = Some(o),
-            None => {
-                errors.insert("order".into(), json!(["A valid integer is required."]));
-            }
-        },
-    }
-    match fields.get("is_primary") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(s)) if s.trim().is_empty() => {}
-        Some(v) => match bool_value(v) {
-            Some(b) => patch.is_primary = Some(b),
-            None => {
-                errors.insert("is_primary".into(), json!(["Must be a valid boolean."]));
-            }
-        },
-    }
-    if errors.is_empty() { Ok(patch) } else { Err(ApiError::Fields(StatusCode::BAD_REQUEST, Value::Object(errors))) }
-}
-
 /// Uploads an image (*multipart*: `image`, `is_primary?`, `order?`, `alt_text?` ≤ 200).
 #[utoipa::path(post, path = "/api/admin/products/{type}/{id}/images/", tag = "admin-catalogue",
     params(("type" = String, Path, description = "package or campaign"), ("id" = i64, Path)),
     security(("bearer" = [])),
-    request_body(content_type = "multipart/form-data", description = "`image` (JPEG/PNG/GIF, ≤ 5 MB, ≤ 89,478,485 pixels), `is_primary?`, `order?`, `alt_text?`"),
-    responses((status = 201, description = "ProductImage; URLs work at once, the stored URLs replace them when the media worker is done"),
-        (status = 400, description = "`{\"image\":[…]}` or `{\"error\":\"Maximum of 10 images allowed per product\"}`"),
-        (status = 401), (status = 403), (status = 404), (status = 413), (status = 415)))]
+    request_body(content = ImageUploadForm, content_type = "multipart/form-data"),
+    responses((status = 201, description = "ProductImage; URLs work at once, the stored URLs replace them when the media worker is done", body = ProductImage),
+        (status = 400, description = "`{\"image\":[…]}`, `{field:[…]}`, `{\"error\":\"Maximum of 10 images allowed per product\"}` or the invalid type's `{\"error\"}`"),
+        (status = 401), (status = 403),
+        (status = 404, description = "`{\"detail\":\"No Package matches the given query.\"}`"),
+        (status = 413, description = "`{\"detail\":\"Request body is too large.\"}`"),
+        (status = 415, description = "`{\"detail\":\"Unsupported media type \\\"…\\\" in request.\"}`")))]
 async fn upload_image(
     State(state): State<AppState>,
     AdminStar(_admin): AdminStar,
-    Path((kind, id)): Path<(String, String)>,
+    path: ProductPath,
     headers: axum::http::HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
-) -> ApiResult<Response> {
-    let kind = ProductType::parse(&kind).ok_or_else(invalid_type)?;
-    let id: i64 = id.parse().map_err(|_| ApiError::detail(StatusCode::NOT_FOUND, "Not found."))?;
+) -> ApiResult<(StatusCode, Json<ProductImage>)> {
+    let kind = product_type(&path.kind)?;
+    let id = path.id;
     if !common::catalog::product_exists(&state.pool, kind, id).await? {
         return Err(not_found(kind));
     }
@@ -166,19 +228,16 @@ async fn upload_image(
         }
     }
 
-    let patch = parse_patch(&fields);
+    let patch = ImagePatch::try_from(input::from_map::<ImageFieldsRequest>(fields)?);
     let Some((file_name, bytes)) = file else {
         let msg = if not_a_file {
             "The submitted data was not a file. Check the encoding type on the form."
         } else {
             "No file was submitted."
         };
-        let mut errors = match patch {
-            Err(ApiError::Fields(_, Value::Object(m))) => m,
-            _ => Map::new(),
-        };
-        errors.insert("image".into(), json!([msg]));
-        return Err(ApiError::Fields(StatusCode::BAD_REQUEST, Value::Object(errors)));
+        let mut errors = patch.err().unwrap_or_default();
+        errors.add("image", msg);
+        return Err(errors.bare());
     };
     // Decoding may take hundreds of MB: a few at a time across every upload route.
     let permit = state.decode_permits.acquire().await.map_err(ApiError::internal)?;
@@ -189,8 +248,8 @@ async fn upload_image(
     .await?;
     drop(permit);
     let (verdict, bytes) = kind_of_file;
-    let image_kind = verdict.map_err(|e: ImageRejection| image_error(e.message()))?;
-    let patch = patch?;
+    let image_kind = verdict.map_err(|e: ImageRejection| image_error(e.message()).bare())?;
+    let patch = patch.map_err(FieldErrors::bare)?;
 
     // Stage the bytes under a random name; the row points at them until the worker is done.
     let rel = format!("{}/{}", media::STAGING_DIR, media::random_name(image_kind));
@@ -208,7 +267,7 @@ async fn upload_image(
         alt_text: patch.alt_text.unwrap_or_default(),
     };
     match images::create(&state.pool, kind, id, &new).await {
-        Ok(row) => Ok(respond(&state, StatusCode::CREATED, &row)),
+        Ok(row) => Ok((StatusCode::CREATED, Json(view(&state, &row)))),
         Err(e) => {
             let _ = tokio::fs::remove_file(&path).await;
             Err(match e {
@@ -225,23 +284,24 @@ async fn upload_image(
 /// One image (anonymous).
 #[utoipa::path(get, path = "/api/admin/products/images/{id}/", tag = "admin-catalogue",
     params(("id" = i64, Path)),
-    responses((status = 200, description = "ProductImage"), (status = 404, description = "`{\"detail\":\"No ProductImage matches the given query.\"}`")))]
-async fn get_image(State(state): State<AppState>, Id(id): Id) -> ApiResult<Response> {
+    responses((status = 200, description = "ProductImage", body = ProductImage),
+        (status = 404, description = "`{\"detail\":\"No ProductImage matches the given query.\"}`")))]
+async fn get_image(State(state): State<AppState>, Id(id): Id) -> ApiResult<Json<ProductImage>> {
     let row = images::get(&state.pool, id).await?.ok_or_else(no_image)?;
-    Ok(respond(&state, StatusCode::OK, &row))
+    Ok(Json(view(&state, &row)))
 }
 
 /// The fields of an update body: JSON, form-encoded or multipart. A multipart `image` file is
 /// refused (the file cannot be replaced).
-async fn update_fields(state: &AppState, req: Request) -> ApiResult<Map<String, Value>> {
+async fn update_fields(state: &AppState, req: Request) -> ApiResult<ImageFieldsRequest> {
     let is_multipart = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("multipart/form-data"));
     if !is_multipart {
-        let Body(map) = Body::from_request(req, state).await?;
-        return Ok(map);
+        let Payload(body) = Payload::from_request(req, state).await?;
+        return Ok(body);
     }
     let headers = req.headers().clone();
     let mut multipart = Multipart::from_request(req, state).await.map_err(|_| unsupported(&headers))?;
@@ -254,50 +314,54 @@ async fn update_fields(state: &AppState, req: Request) -> ApiResult<Map<String, 
         let bytes = read_capped(&mut field, 4096).await?;
         map.insert(name, crate::extract::text_part(String::from_utf8_lossy(&bytes).into_owned()));
     }
-    Ok(map)
+    input::from_map(map)
 }
 
 fn replace_refused() -> ApiError {
     ApiError::error(StatusCode::BAD_REQUEST, "Cannot update image file. Delete and upload a new one instead.")
 }
 
-async fn update(state: AppState, id: i64, req: Request) -> ApiResult<Response> {
+async fn update(state: AppState, id: i64, req: Request) -> ApiResult<Json<ProductImage>> {
     if images::get(&state.pool, id).await?.is_none() {
         return Err(no_image());
     }
-    let fields = update_fields(&state, req).await?;
-    let patch = parse_patch(&fields)?;
+    let patch = ImagePatch::try_from(update_fields(&state, req).await?).map_err(FieldErrors::bare)?;
     let row = images::update(&state.pool, id, &patch).await?.ok_or_else(no_image)?;
-    Ok(respond(&state, StatusCode::OK, &row))
+    Ok(Json(view(&state, &row)))
 }
 
-/// Updates `alt_text`, `order`, `is_primary` (setting primary unsets the product's other one).
+/// Updates `alt_text`, `order`, `is_primary` (setting primary unsets the product's other one);
+/// JSON, form-encoded or multipart (without a file).
 #[utoipa::path(put, path = "/api/admin/products/images/{id}/", tag = "admin-catalogue",
     params(("id" = i64, Path)), security(("bearer" = [])),
-    request_body(content_type = "application/json", description = "`{alt_text?, order?, is_primary?}`"),
-    responses((status = 200, description = "ProductImage"),
+    request_body = ImageFieldsRequest,
+    responses((status = 200, description = "ProductImage", body = ProductImage),
         (status = 400, description = "`{\"error\":\"Cannot update image file. Delete and upload a new one instead.\"}` or `{field:[…]}`"),
-        (status = 401), (status = 403), (status = 404)))]
+        (status = 401), (status = 403),
+        (status = 404, description = "`{\"detail\":\"No ProductImage matches the given query.\"}`")))]
 async fn put_image(
     State(state): State<AppState>,
     AdminStar(_a): AdminStar,
     Id(id): Id,
     req: Request,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<ProductImage>> {
     update(state, id, req).await
 }
 
 /// As PUT.
 #[utoipa::path(patch, path = "/api/admin/products/images/{id}/", tag = "admin-catalogue",
     params(("id" = i64, Path)), security(("bearer" = [])),
-    request_body(content_type = "application/json", description = "`{alt_text?, order?, is_primary?}`"),
-    responses((status = 200, description = "ProductImage"), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    request_body = ImageFieldsRequest,
+    responses((status = 200, description = "ProductImage", body = ProductImage),
+        (status = 400, description = "`{\"error\":\"Cannot update image file. Delete and upload a new one instead.\"}` or `{field:[…]}`"),
+        (status = 401), (status = 403),
+        (status = 404, description = "`{\"detail\":\"No ProductImage matches the given query.\"}`")))]
 async fn patch_image(
     State(state): State<AppState>,
     AdminStar(_a): AdminStar,
     Id(id): Id,
     req: Request,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<ProductImage>> {
     update(state, id, req).await
 }
 
@@ -305,56 +369,40 @@ async fn patch_image(
 /// media worker.
 #[utoipa::path(delete, path = "/api/admin/products/images/{id}/", tag = "admin-catalogue",
     params(("id" = i64, Path)), security(("bearer" = [])),
-    responses((status = 204), (status = 401), (status = 403), (status = 404)))]
-async fn delete_image(State(state): State<AppState>, AdminStar(_a): AdminStar, Id(id): Id) -> ApiResult<Response> {
-    if images::delete(&state.pool, id).await? { Ok(StatusCode::NO_CONTENT.into_response()) } else { Err(no_image()) }
+    responses((status = 204), (status = 401), (status = 403),
+        (status = 404, description = "`{\"detail\":\"No ProductImage matches the given query.\"}`")))]
+async fn delete_image(State(state): State<AppState>, AdminStar(_a): AdminStar, Id(id): Id) -> ApiResult<StatusCode> {
+    if images::delete(&state.pool, id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(no_image()) }
 }
 
 /// Makes the image its product's primary one.
 #[utoipa::path(patch, path = "/api/admin/products/images/{id}/set-primary/", tag = "admin-catalogue",
     params(("id" = i64, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "`{message:\"Image set as primary successfully\", image}`"),
-        (status = 401), (status = 403), (status = 404)))]
-async fn set_primary(State(state): State<AppState>, AdminStar(_a): AdminStar, Id(id): Id) -> ApiResult<Response> {
+    responses((status = 200, description = "`{message:\"Image set as primary successfully\", image}`", body = PrimarySet),
+        (status = 401), (status = 403),
+        (status = 404, description = "`{\"detail\":\"No ProductImage matches the given query.\"}`")))]
+async fn set_primary(
+    State(state): State<AppState>,
+    AdminStar(_a): AdminStar,
+    Id(id): Id,
+) -> ApiResult<Json<PrimarySet>> {
     let row = images::set_primary(&state.pool, id).await?.ok_or_else(no_image)?;
-    Ok(Json(json!({
-        "message": "Image set as primary successfully",
-        "image": image_json(&state.cfg.public_base_url, &row),
-    }))
-    .into_response())
+    Ok(Json(PrimarySet { message: "Image set as primary successfully".into(), image: view(&state, &row) }))
 }
 
-/// `(id, order)` pairs of `{items:[{id, order}]}` or §5 #9 `{image_ids:[…]}`.
-fn parse_reorder(body: &Body) -> Option<Vec<(i64, i32)>> {
-    let present = |key: &str| body.0.get(key).filter(|v| !v.is_null());
-    let as_id = |v: &Value| match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
-        _ => None,
-    };
-    if let Some(items) = present("items") {
-        let items = items.as_array().filter(|a| !a.is_empty())?;
-        return items
-            .iter()
-            .map(|entry| {
-                let entry = entry.as_object()?;
-                Some((as_id(entry.get("id")?)?, int_value(entry.get("order")?)?))
-            })
-            .collect();
-    }
-    let ids = present("image_ids")?.as_array().filter(|a| !a.is_empty())?;
-    ids.iter().enumerate().map(|(pos, v)| Some((as_id(v)?, i32::try_from(pos).ok()?))).collect()
-}
-
-/// Sets the order of several images.
+/// Sets the order of several images, all or none.
 #[utoipa::path(patch, path = "/api/admin/products/images/reorder/", tag = "admin-catalogue",
     security(("bearer" = [])),
-    request_body(content_type = "application/json", description = "`{items:[{id, order}]}` or `{image_ids:[…]}` (order = 0-based position)"),
-    responses((status = 200, description = "`{message:\"Successfully reordered <n> images\", items:[ProductImage]}`"),
+    request_body = ImageReorderRequest,
+    responses((status = 200, description = "`{message:\"Successfully reordered <n> images\", items:[ProductImage]}`", body = ImagesReordered),
         (status = 400, description = "`{\"error\":\"Items array is required with format: [{\\\"id\\\": 1, \\\"order\\\": 0}, ...]\"}`"),
         (status = 401), (status = 403), (status = 404, description = "`{\"error\":\"One or more images not found\"}`")))]
-async fn reorder_images(State(state): State<AppState>, AdminStar(_a): AdminStar, body: Body) -> ApiResult<Response> {
-    let items = parse_reorder(&body).ok_or_else(|| {
+async fn reorder_images(
+    State(state): State<AppState>,
+    AdminStar(_a): AdminStar,
+    Payload(body): Payload<ImageReorderRequest>,
+) -> ApiResult<Json<ImagesReordered>> {
+    let ImageOrders(items) = ImageOrders::try_from(body).map_err(|_| {
         ApiError::error(
             StatusCode::BAD_REQUEST,
             "Items array is required with format: [{\"id\": 1, \"order\": 0}, ...]",
@@ -363,10 +411,44 @@ async fn reorder_images(State(state): State<AppState>, AdminStar(_a): AdminStar,
     let rows = images::reorder(&state.pool, &items)
         .await?
         .ok_or_else(|| ApiError::error(StatusCode::NOT_FOUND, "One or more images not found"))?;
-    let base = &state.cfg.public_base_url;
-    Ok(Json(json!({
-        "message": format!("Successfully reordered {} images", rows.len()),
-        "items": rows.iter().map(|r| image_json(base, r)).collect::<Vec<_>>(),
+    Ok(Json(ImagesReordered {
+        message: format!("Successfully reordered {} images", rows.len()),
+        items: rows.iter().map(|r| view(&state, r)).collect(),
     }))
-    .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn patch(v: Value) -> Result<ImagePatch, Value> {
+        ImagePatch::try_from(serde_json::from_value::<ImageFieldsRequest>(v).unwrap()).map_err(FieldErrors::into_value)
+    }
+
+    #[test]
+    fn image_fields_keep_what_is_not_sent() {
+        let p = patch(json!({"alt_text": " Front ", "order": "7", "is_primary": "false"})).unwrap();
+        assert_eq!((p.alt_text.as_deref(), p.order, p.is_primary), (Some("Front"), Some(7), Some(false)));
+        let p = patch(json!({"alt_text": null, "order": "", "is_primary": ""})).unwrap();
+        assert_eq!((p.alt_text, p.order, p.is_primary), (None, None, None));
+        assert_eq!(
+            patch(json!({"alt_text": "x".repeat(201), "order": "x", "is_primary": "maybe"})).unwrap_err(),
+            json!({"alt_text": ["Ensure this field has no more than 200 characters."],
+                   "order": ["A valid integer is required."], "is_primary": ["Must be a valid boolean."]})
+        );
+    }
+
+    #[test]
+    fn reorder_bodies() {
+        let orders = |v: Value| ImageOrders::try_from(serde_json::from_value::<ImageReorderRequest>(v).unwrap());
+        assert_eq!(orders(json!({"items": [{"id": 3, "order": 1}]})).unwrap(), ImageOrders(vec![(3, 1)]));
+        assert_eq!(orders(json!({"image_ids": [4, "2"]})).unwrap(), ImageOrders(vec![(4, 0), (2, 1)]));
+        for bad in [json!({}), json!({"items": []}), json!({"items": "x"}), json!({"items": [{"id": 3}]})] {
+            assert!(orders(bad).is_err());
+        }
+    }
 }

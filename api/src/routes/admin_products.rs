@@ -1,24 +1,29 @@
 //! Admin catalogue of packages and campaigns (API.md §4.9): list, create, full update, delete,
 //! toggles, audit log, popular list.
+//!
+//! A create or update body is a [`PackageRequest`] or a [`CampaignRequest`] of raw fields,
+//! parsed into a [`ProductDraft`] by the shared parsers of [`crate::input`]; unknown keys are
+//! ignored (§5 #15).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use common::catalog::ProductType;
 use common::catalog::products::{self, ProductInput, ProductWriteError};
 use common::money::Money;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
-use utoipa::IntoParams;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::catalog::{invalid_type, not_found, product_json};
-use super::fields::add_error;
+use super::catalog::{not_found, product_type};
+use super::fields::{ProductPath, python_type};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, AdminStar, Body, Id};
+use crate::input::{self, Field, FieldErrors, Payload, Text};
 use crate::state::AppState;
+use crate::views::catalog::{AuditLog, Campaign, Package, Product, ProductRow, ProductShape};
 
 /// The admin product routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -42,248 +47,288 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct ProductFilter {
     /// Substring of the name, any case.
     search: Option<String>,
-    /// `package` or `campaign`.
+    /// `package` or `campaign` (anything else: both).
     #[serde(rename = "type")]
     kind: Option<String>,
 }
 
+/// The fields of a create or full-update body both types share.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ProductFieldsRequest {
+    /// Unique per type (any case), at most 200 characters.
+    #[schema(value_type = String, required = true, max_length = 200)]
+    #[serde(default)]
+    pub name: Field,
+    /// Greater than zero, at most 10 digits and 2 places: a number or a numeric string.
+    #[schema(value_type = String, required = true, example = "4999.00")]
+    #[serde(default)]
+    pub price: Field,
+    /// Not blank.
+    #[schema(value_type = String, required = true)]
+    #[serde(default)]
+    pub description: Field,
+    /// Features.
+    #[schema(value_type = Option<Vec<String>>)]
+    #[serde(default)]
+    pub features: Field,
+    /// Deliverables.
+    #[schema(value_type = Option<Vec<String>>)]
+    #[serde(default)]
+    pub deliverables: Field,
+    /// Default true; absent on update: kept.
+    #[schema(value_type = Option<bool>)]
+    #[serde(default)]
+    pub is_active: Field,
+    /// HSN/SAC code, at most 8 digits (blank: none).
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub hsn_sac: Field,
+    /// GST rate in percent, 0–100 (blank: `GST_DEFAULT_RATE`).
+    #[schema(value_type = Option<String>, example = "18")]
+    #[serde(default)]
+    pub gst_rate: Field,
+}
+
+/// Body of a package's create or full update.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PackageRequest {
+    /// The shared fields.
+    #[serde(flatten)]
+    pub product: ProductFieldsRequest,
+    /// Items; on update, when sent, they replace all (absent: kept, §5 #15).
+    #[schema(value_type = Option<Vec<PackageItemRequest>>)]
+    #[serde(default)]
+    pub items: Field,
+}
+
+/// One item of a package body.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct PackageItemRequest {
+    /// At most 200 characters.
+    #[schema(max_length = 200)]
+    name: String,
+    /// 1 to 1,000,000 (default 1).
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    quantity: Option<i32>,
+}
+
+/// Body of a campaign's create or full update.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CampaignRequest {
+    /// The shared fields.
+    #[serde(flatten)]
+    pub product: ProductFieldsRequest,
+    /// Unit of sale, at most 50 characters.
+    #[schema(value_type = String, required = true, max_length = 50)]
+    #[serde(default)]
+    pub unit: Field,
+}
+
+/// Body of `{type}/{id}/update/`: the create body of the type.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub enum ProductRequest {
+    /// `{type}` = package.
+    Package(PackageRequest),
+    /// `{type}` = campaign.
+    Campaign(CampaignRequest),
+}
+
+/// Body of a popular reorder.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PopularOrderRequest {
+    /// Ids of popular products in their new order (1-based positions); others are ignored.
+    #[schema(value_type = Vec<i64>, required = true)]
+    #[serde(default)]
+    pub order: Field,
+}
+
+/// A validated create or full-update body.
+#[derive(Debug, Clone)]
+pub struct ProductDraft {
+    name: String,
+    price: Money,
+    description: String,
+    features: Vec<String>,
+    deliverables: Vec<String>,
+    items: Option<Vec<(String, i32)>>,
+    is_active: Option<bool>,
+    unit: String,
+    hsn_sac: String,
+    /// `None`: the configured default.
+    gst_rate: Option<String>,
+}
+
+impl ProductDraft {
+    /// The input of a write, with `GST_DEFAULT_RATE` when no rate was sent.
+    fn into_input(self, default_gst_rate: &str) -> ProductInput {
+        let default = || Money::parse(default_gst_rate, 5).map(|m| m.to_string()).unwrap_or_else(|_| "18.00".into());
+        ProductInput {
+            name: self.name,
+            price: self.price,
+            description: self.description,
+            features: self.features,
+            deliverables: self.deliverables,
+            items: self.items,
+            is_active: self.is_active,
+            unit: self.unit,
+            hsn_sac: self.hsn_sac,
+            gst_rate: self.gst_rate.unwrap_or_else(default),
+        }
+    }
+}
+
+/// `[str]` (numbers read as written); absent or null → empty.
+fn string_list(field: &Field) -> Result<Vec<String>, String> {
+    match field {
+        Field::Absent | Field::Null => Ok(Vec::new()),
+        Field::Value(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => Ok(n.to_string()),
+                _ => Err("Each item must be a string.".to_string()),
+            })
+            .collect(),
+        Field::Value(other) => Err(format!("Expected a list of items but got type \"{}\".", python_type(other))),
+    }
+}
+
+/// A price: a decimal of at most 10 digits, greater than zero.
+fn price(field: &Field) -> Result<Money, String> {
+    match input::amount(field, 10)? {
+        None => Err("This field is required.".into()),
+        Some(m) if m.paise() <= 0 => Err("Price must be greater than zero.".into()),
+        Some(m) => Ok(m),
+    }
+}
+
+/// An HSN or SAC code: up to 8 digits; blank or null → none.
+fn hsn_sac(field: &Field) -> Result<String, String> {
+    let code = Text { required: false, allow_blank: true, max: None }.parse(input::non_blank(field))?;
+    let code = code.unwrap_or_default();
+    if code.len() > 8 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("Enter an HSN or SAC code of at most 8 digits.".into());
+    }
+    Ok(code)
+}
+
+/// A GST rate in percent, 0 to 100 with 2 places; blank or null → the default (`None`).
+fn gst_rate(field: &Field) -> Result<Option<String>, String> {
+    match input::amount(input::non_blank(field), 5)? {
+        None => Ok(None),
+        Some(m) if (0..=10_000).contains(&m.paise()) => Ok(Some(m.to_string())),
+        Some(_) => Err("GST rate must be between 0 and 100.".into()),
+    }
+}
+
+/// Most of one item a package may hold.
+const MAX_ITEM_QUANTITY: i32 = 1_000_000;
+
+/// A package's items: `[{name ≤ 200, quantity 1…1,000,000 (default 1)}]`; absent or null →
+/// `None` (kept on update). Errors of the items come as a list of per-item objects.
+fn package_items(field: &Field, errors: &mut FieldErrors) -> Option<Vec<(String, i32)>> {
+    let list = match field {
+        Field::Absent | Field::Null => return None,
+        Field::Value(Value::Array(list)) => list,
+        Field::Value(other) => {
+            errors.add("items", format!("Expected a list of items but got type \"{}\".", python_type(other)));
+            return None;
+        }
+    };
+    let mut items = Vec::with_capacity(list.len());
+    let mut item_errors = Vec::with_capacity(list.len());
+    for entry in list {
+        let mut e = FieldErrors::new();
+        let name = e.take("name", Text::required(200).parse(&input::member(entry, "name"))).flatten();
+        let quantity = e.take("quantity", input::quantity_or_one(&input::member(entry, "quantity"), MAX_ITEM_QUANTITY));
+        if let (Some(name), Some(quantity)) = (name, quantity) {
+            items.push((name, quantity));
+        }
+        item_errors.push(e.into_value());
+    }
+    if item_errors.iter().any(|e| e.as_object().is_some_and(|m| !m.is_empty())) {
+        errors.nest("items", Value::Array(item_errors));
+        return None;
+    }
+    Some(items)
+}
+
+impl ProductDraft {
+    /// Parses the shared fields, then completes the draft with the type's own (`items` or
+    /// `unit`), reading them into the same errors.
+    fn parse(
+        f: &ProductFieldsRequest,
+        own: impl FnOnce(&mut FieldErrors) -> (Option<Vec<(String, i32)>>, Option<String>),
+    ) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let name = errors.take("name", Text::required(200).parse(&f.name)).flatten();
+        let price = errors.take("price", price(&f.price));
+        let description =
+            errors.take("description", Text { required: true, allow_blank: false, max: None }.parse(&f.description));
+        let features = errors.take("features", string_list(&f.features));
+        let deliverables = errors.take("deliverables", string_list(&f.deliverables));
+        let is_active = errors.take("is_active", input::boolean(&f.is_active));
+        let hsn_sac = errors.take("hsn_sac", hsn_sac(&f.hsn_sac));
+        let gst_rate = errors.take("gst_rate", gst_rate(&f.gst_rate));
+        let (items, unit) = own(&mut errors);
+        errors.finish(|| {
+            Some(ProductDraft {
+                name: name?,
+                price: price?,
+                description: description.flatten()?,
+                features: features?,
+                deliverables: deliverables?,
+                items,
+                is_active: is_active?,
+                unit: unit.unwrap_or_default(),
+                hsn_sac: hsn_sac?,
+                gst_rate: gst_rate?,
+            })
+        })
+    }
+}
+
+impl TryFrom<PackageRequest> for ProductDraft {
+    type Error = FieldErrors;
+
+    fn try_from(b: PackageRequest) -> Result<Self, FieldErrors> {
+        ProductDraft::parse(&b.product, |errors| (package_items(&b.items, errors), None))
+    }
+}
+
+impl TryFrom<CampaignRequest> for ProductDraft {
+    type Error = FieldErrors;
+
+    fn try_from(b: CampaignRequest) -> Result<Self, FieldErrors> {
+        let unit = |errors: &mut FieldErrors| (None, errors.take("unit", Text::required(50).parse(&b.unit)).flatten());
+        ProductDraft::parse(&b.product, unit)
+    }
+}
+
 /// Both types, newest first (§3 ProductRow).
 #[utoipa::path(get, path = "/api/admin/products/", tag = "admin-catalogue", params(ProductFilter), security(("bearer" = [])),
-    responses((status = 200, description = "[ProductRow]"), (status = 401), (status = 403)))]
+    responses((status = 200, description = "[ProductRow] newest first", body = Vec<ProductRow>), (status = 401), (status = 403)))]
 async fn list_products(
     State(state): State<AppState>,
     AdminStar(_admin): AdminStar,
     Query(filter): Query<ProductFilter>,
-) -> ApiResult<Json<Vec<Value>>> {
+) -> ApiResult<Json<Vec<ProductRow>>> {
     let kind = filter.kind.as_deref().and_then(ProductType::parse);
     let search = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let rows = products::admin_list(&state.pool, kind, search).await?;
-    Ok(Json(
-        rows.iter()
-            .map(|(k, p)| {
-                json!({
-                    "id": p.id,
-                    "name": p.name,
-                    "price": p.price,
-                    "description": p.description,
-                    "is_active": p.is_active,
-                    "is_popular": p.is_popular,
-                    "popular_order": p.popular_order,
-                    "created_at": common::time::ist(p.created_at),
-                    "updated_at": common::time::ist(p.updated_at),
-                    "created_by_name": p.created_by_name.clone().unwrap_or_else(|| "N/A".into()),
-                    "type": k.as_str(),
-                    "hsn_sac": p.hsn_sac,
-                    "gst_rate": p.gst_rate,
-                })
-            })
-            .collect(),
-    ))
-}
-
-fn required_text(body: &Body, errors: &mut Map<String, Value>, name: &str, max: Option<usize>) -> Option<String> {
-    match body.text(name) {
-        Err(_) => add_error(errors, name, "Not a valid string."),
-        Ok(None) => add_error(errors, name, "This field is required."),
-        Ok(Some(v)) if v.trim().is_empty() => add_error(errors, name, "This field may not be blank."),
-        Ok(Some(v)) if max.is_some_and(|m| v.trim().chars().count() > m) => {
-            add_error(errors, name, format!("Ensure this field has no more than {} characters.", max.unwrap_or(0)))
-        }
-        Ok(Some(v)) => return Some(v.trim().to_string()),
-    }
-    None
-}
-
-fn string_list(body: &Body, errors: &mut Map<String, Value>, name: &str) -> Vec<String> {
-    match body.0.get(name) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => {
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                match item {
-                    Value::String(s) => out.push(s.clone()),
-                    Value::Number(n) => out.push(n.to_string()),
-                    _ => {
-                        add_error(errors, name, "Each item must be a string.");
-                        return Vec::new();
-                    }
-                }
-            }
-            out
-        }
-        Some(other) => {
-            let t = match other {
-                Value::String(_) => "str",
-                Value::Object(_) => "dict",
-                Value::Bool(_) => "bool",
-                _ => "number",
-            };
-            add_error(errors, name, format!("Expected a list of items but got type \"{t}\"."));
-            Vec::new()
-        }
-    }
-}
-
-fn bool_field(body: &Body, errors: &mut Map<String, Value>, name: &str) -> Option<bool> {
-    match body.0.get(name) {
-        None | Some(Value::Null) => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(Value::String(s)) if ["true", "1", "True"].contains(&s.as_str()) => Some(true),
-        Some(Value::String(s)) if ["false", "0", "False"].contains(&s.as_str()) => Some(false),
-        Some(_) => {
-            add_error(errors, name, "Must be a valid boolean.");
-            None
-        }
-    }
-}
-
-/// Validates a create or full-update body; `Err` carries the DRF field errors.
-fn parse_input(state: &AppState, kind: ProductType, body: &Body) -> Result<ProductInput, ApiError> {
-    let mut errors = Map::new();
-    let name = required_text(body, &mut errors, "name", Some(200));
-    let price = match body.0.get("price") {
-        None | Some(Value::Null) => {
-            add_error(&mut errors, "price", "This field is required.");
-            None
-        }
-        Some(v) => match Money::from_json(v, 10) {
-            Err(e) => {
-                add_error(&mut errors, "price", e.to_string());
-                None
-            }
-            Ok(m) if m.paise() <= 0 => {
-                add_error(&mut errors, "price", "Price must be greater than zero.");
-                None
-            }
-            Ok(m) => Some(m),
-        },
-    };
-    let description = required_text(body, &mut errors, "description", None);
-    let features = string_list(body, &mut errors, "features");
-    let deliverables = string_list(body, &mut errors, "deliverables");
-    let is_active = bool_field(body, &mut errors, "is_active");
-    let items = if kind == ProductType::Package { parse_items(body, &mut errors) } else { None };
-    let unit = if kind == ProductType::Campaign {
-        required_text(body, &mut errors, "unit", Some(50)).unwrap_or_default()
-    } else {
-        String::new()
-    };
-    let hsn_sac = match body.text_non_empty("hsn_sac") {
-        Err(_) => {
-            add_error(&mut errors, "hsn_sac", "Not a valid string.");
-            String::new()
-        }
-        Ok(None) => String::new(),
-        Ok(Some(v)) => {
-            let v = v.trim().to_string();
-            if v.len() > 8 || !v.bytes().all(|b| b.is_ascii_digit()) {
-                add_error(&mut errors, "hsn_sac", "Enter an HSN or SAC code of at most 8 digits.");
-            }
-            v
-        }
-    };
-    let gst_rate = match body.0.get("gst_rate") {
-        None | Some(Value::Null) => {
-            Money::parse(&state.cfg.gst_default_rate, 5).map(|m| m.to_string()).unwrap_or_else(|_| "18.00".into())
-        }
-        Some(Value::String(s)) if s.trim().is_empty() => {
-            Money::parse(&state.cfg.gst_default_rate, 5).map(|m| m.to_string()).unwrap_or_else(|_| "18.00".into())
-        }
-        Some(v) => match Money::from_json(v, 5) {
-            Ok(m) if (0..=10_000).contains(&m.paise()) => m.to_string(),
-            Ok(_) => {
-                add_error(&mut errors, "gst_rate", "GST rate must be between 0 and 100.");
-                String::new()
-            }
-            Err(e) => {
-                add_error(&mut errors, "gst_rate", e.to_string());
-                String::new()
-            }
-        },
-    };
-    match (name, price, description, errors.is_empty()) {
-        (Some(name), Some(price), Some(description), true) => Ok(ProductInput {
-            name,
-            price,
-            description,
-            features,
-            deliverables,
-            items,
-            is_active,
-            unit,
-            hsn_sac,
-            gst_rate,
-        }),
-        _ => Err(ApiError::Fields(StatusCode::BAD_REQUEST, Value::Object(errors))),
-    }
-}
-
-fn parse_items(body: &Body, errors: &mut Map<String, Value>) -> Option<Vec<(String, i32)>> {
-    let list = match body.0.get("items") {
-        None | Some(Value::Null) => return None,
-        Some(Value::Array(list)) => list,
-        Some(_) => {
-            add_error(errors, "items", "Expected a list of items.");
-            return None;
-        }
-    };
-    let mut out = Vec::with_capacity(list.len());
-    let mut item_errors = Vec::with_capacity(list.len());
-    let mut bad = false;
-    for entry in list {
-        let mut e = Map::new();
-        let name = match entry.get("name") {
-            Some(Value::String(s)) if s.trim().is_empty() => {
-                add_error(&mut e, "name", "This field may not be blank.");
-                None
-            }
-            Some(Value::String(s)) if s.trim().chars().count() > 200 => {
-                add_error(&mut e, "name", "Ensure this field has no more than 200 characters.");
-                None
-            }
-            Some(Value::String(s)) => Some(s.trim().to_string()),
-            None | Some(Value::Null) => {
-                add_error(&mut e, "name", "This field is required.");
-                None
-            }
-            Some(_) => {
-                add_error(&mut e, "name", "Not a valid string.");
-                None
-            }
-        };
-        let quantity = match entry.get("quantity") {
-            None | Some(Value::Null) => Some(1),
-            Some(v) => match v.as_i64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())) {
-                Some(q) if (1..=1_000_000).contains(&q) => i32::try_from(q).ok(),
-                Some(_) => {
-                    add_error(&mut e, "quantity", "Ensure this value is greater than or equal to 1.");
-                    None
-                }
-                None => {
-                    add_error(&mut e, "quantity", "A valid integer is required.");
-                    None
-                }
-            },
-        };
-        bad |= !e.is_empty();
-        item_errors.push(Value::Object(e));
-        if let (Some(n), Some(q)) = (name, quantity) {
-            out.push((n, q));
-        }
-    }
-    if bad {
-        errors.insert("items".into(), Value::Array(item_errors));
-        return None;
-    }
-    Some(out)
+    Ok(Json(rows.iter().map(|(k, p)| ProductRow::new(*k, p)).collect()))
 }
 
 fn write_error(kind: ProductType, err: ProductWriteError) -> ApiError {
     match err {
-        ProductWriteError::NameTaken => ApiError::Fields(
-            StatusCode::BAD_REQUEST,
-            json!({"name": [format!("A {} with this name already exists.", kind.as_str())]}),
-        ),
+        ProductWriteError::NameTaken => {
+            let mut errors = FieldErrors::new();
+            errors.add("name", format!("A {} with this name already exists.", kind.as_str()));
+            errors.bare()
+        }
         ProductWriteError::PendingOrders => ApiError::error(
             StatusCode::BAD_REQUEST,
             "Cannot delete product with pending or in-progress orders. Please deactivate it instead.",
@@ -296,81 +341,115 @@ fn write_error(kind: ProductType, err: ProductWriteError) -> ApiError {
     }
 }
 
-async fn create(state: AppState, admin_id: i64, kind: ProductType, body: Body) -> ApiResult<Response> {
-    let input = parse_input(&state, kind, &body)?;
+/// A type's body parsed into a draft (`400 {field: [msg]}` when refused).
+fn draft<R>(raw: R) -> ApiResult<ProductDraft>
+where
+    ProductDraft: TryFrom<R, Error = FieldErrors>,
+{
+    ProductDraft::try_from(raw).map_err(FieldErrors::bare)
+}
+
+async fn create<S: ProductShape>(
+    state: AppState,
+    admin_id: i64,
+    draft: ProductDraft,
+) -> ApiResult<(StatusCode, Json<S>)> {
+    let input = draft.into_input(&state.cfg.gst_default_rate);
     let product =
-        products::create(&state.pool, kind, &input, Some(admin_id)).await.map_err(|e| write_error(kind, e))?;
-    Ok((StatusCode::CREATED, Json(product_json(&state.cfg.public_base_url, kind, &product))).into_response())
+        products::create(&state.pool, S::KIND, &input, Some(admin_id)).await.map_err(|e| write_error(S::KIND, e))?;
+    Ok((StatusCode::CREATED, Json(S::build(&state.cfg.public_base_url, &product))))
 }
 
 /// Create a package.
 #[utoipa::path(post, path = "/api/admin/products/package/", tag = "admin-catalogue", security(("bearer" = [])),
-    responses((status = 201, description = "Package"), (status = 400, description = "`{field: [str]}`"), (status = 401), (status = 403)))]
-async fn create_package(State(state): State<AppState>, AdminStar(admin): AdminStar, body: Body) -> ApiResult<Response> {
-    create(state, admin.user.id, ProductType::Package, body).await
+    request_body = PackageRequest,
+    responses((status = 201, description = "Package", body = Package),
+        (status = 400, description = "`{field: [str]}` (\"A package with this name already exists.\", \"Price must be greater than zero.\")"),
+        (status = 401), (status = 403)))]
+async fn create_package(
+    State(state): State<AppState>,
+    AdminStar(admin): AdminStar,
+    Payload(body): Payload<PackageRequest>,
+) -> ApiResult<(StatusCode, Json<Package>)> {
+    create(state, admin.user.id, draft(body)?).await
 }
 
 /// Create a campaign.
 #[utoipa::path(post, path = "/api/admin/products/campaign/", tag = "admin-catalogue", security(("bearer" = [])),
-    responses((status = 201, description = "Campaign"), (status = 400, description = "`{field: [str]}`"), (status = 401), (status = 403)))]
+    request_body = CampaignRequest,
+    responses((status = 201, description = "Campaign", body = Campaign),
+        (status = 400, description = "`{field: [str]}` (\"A campaign with this name already exists.\")"),
+        (status = 401), (status = 403)))]
 async fn create_campaign(
     State(state): State<AppState>,
     AdminStar(admin): AdminStar,
-    body: Body,
-) -> ApiResult<Response> {
-    create(state, admin.user.id, ProductType::Campaign, body).await
-}
-
-fn parse_path(kind: &str, id: &str) -> ApiResult<(ProductType, i64)> {
-    let kind = ProductType::parse(kind).ok_or_else(invalid_type)?;
-    let id = id.parse::<i64>().map_err(|_| ApiError::detail(StatusCode::NOT_FOUND, "Not found."))?;
-    Ok((kind, id))
+    Payload(body): Payload<CampaignRequest>,
+) -> ApiResult<(StatusCode, Json<Campaign>)> {
+    create(state, admin.user.id, draft(body)?).await
 }
 
 /// One product, active or not.
 #[utoipa::path(get, path = "/api/admin/products/{type}/{id}/", tag = "admin-catalogue", security(("bearer" = [])),
-    params(("type" = String, Path), ("id" = i64, Path)),
-    responses((status = 200, description = "Package or Campaign"), (status = 400, description = "Invalid product type"), (status = 404)))]
+    params(("type" = String, Path, description = "package or campaign"), ("id" = i64, Path)),
+    responses((status = 200, description = "Package or Campaign", body = Product),
+        (status = 400, description = "`{\"error\":\"Invalid product type. Must be \\\"package\\\" or \\\"campaign\\\"\"}`"),
+        (status = 401), (status = 403),
+        (status = 404, description = "`{\"detail\":\"No Package matches the given query.\"}`")))]
 async fn get_product(
     State(state): State<AppState>,
     AdminStar(_admin): AdminStar,
-    Path((kind, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
-    let (kind, id) = parse_path(&kind, &id)?;
-    let p = products::get(&state.pool, kind, id, false).await?.ok_or_else(|| not_found(kind))?;
-    Ok(Json(product_json(&state.cfg.public_base_url, kind, &p)))
+    path: ProductPath,
+) -> ApiResult<Json<Product>> {
+    let kind = product_type(&path.kind)?;
+    let p = products::get(&state.pool, kind, path.id, false).await?.ok_or_else(|| not_found(kind))?;
+    Ok(Json(Product::new(&state.cfg.public_base_url, kind, &p)))
+}
+
+/// The body of `kind`, read from the request's fields.
+fn typed_draft(kind: ProductType, Body(fields): Body) -> ApiResult<ProductDraft> {
+    match kind {
+        ProductType::Package => draft(input::from_map::<PackageRequest>(fields)?),
+        ProductType::Campaign => draft(input::from_map::<CampaignRequest>(fields)?),
+    }
 }
 
 /// Full update; `items`, when sent, replace all (§5 #15: without them the items stay).
 #[utoipa::path(put, path = "/api/admin/products/{type}/{id}/update/", tag = "admin-catalogue", security(("bearer" = [])),
-    params(("type" = String, Path), ("id" = i64, Path)),
-    responses((status = 200, description = "Package or Campaign"), (status = 400), (status = 404)))]
+    params(("type" = String, Path, description = "package or campaign"), ("id" = i64, Path)),
+    request_body = ProductRequest,
+    responses((status = 200, description = "Package or Campaign", body = Product),
+        (status = 400, description = "`{field: [str]}` or the invalid type's `{\"error\"}`"),
+        (status = 401), (status = 403),
+        (status = 404, description = "`{\"detail\":\"No Package matches the given query.\"}`")))]
 async fn update_product(
     State(state): State<AppState>,
     AdminStar(admin): AdminStar,
-    Path((kind, id)): Path<(String, String)>,
+    path: ProductPath,
     body: Body,
-) -> ApiResult<Json<Value>> {
-    let (kind, id) = parse_path(&kind, &id)?;
-    let input = parse_input(&state, kind, &body)?;
-    let p = products::update(&state.pool, kind, id, &input, Some(admin.user.id))
+) -> ApiResult<Json<Product>> {
+    let kind = product_type(&path.kind)?;
+    let input = typed_draft(kind, body)?.into_input(&state.cfg.gst_default_rate);
+    let p = products::update(&state.pool, kind, path.id, &input, Some(admin.user.id))
         .await
         .map_err(|e| write_error(kind, e))?
         .ok_or_else(|| not_found(kind))?;
-    Ok(Json(product_json(&state.cfg.public_base_url, kind, &p)))
+    Ok(Json(Product::new(&state.cfg.public_base_url, kind, &p)))
 }
 
 /// Delete, unless an unfinished order holds the product.
 #[utoipa::path(delete, path = "/api/admin/products/{type}/{id}/delete/", tag = "admin-catalogue", security(("bearer" = [])),
-    params(("type" = String, Path), ("id" = i64, Path)),
-    responses((status = 204), (status = 400, description = "`{\"error\":\"Cannot delete product with pending or in-progress orders. Please deactivate it instead.\"}`"), (status = 404)))]
+    params(("type" = String, Path, description = "package or campaign"), ("id" = i64, Path)),
+    responses((status = 204),
+        (status = 400, description = "`{\"error\":\"Cannot delete product with pending or in-progress orders. Please deactivate it instead.\"}`"),
+        (status = 401), (status = 403),
+        (status = 404, description = "`{\"detail\":\"No Package matches the given query.\"}`")))]
 async fn delete_product(
     State(state): State<AppState>,
     AdminStar(admin): AdminStar,
-    Path((kind, id)): Path<(String, String)>,
+    path: ProductPath,
 ) -> ApiResult<StatusCode> {
-    let (kind, id) = parse_path(&kind, &id)?;
-    if products::delete(&state.pool, kind, id, Some(admin.user.id)).await.map_err(|e| write_error(kind, e))? {
+    let kind = product_type(&path.kind)?;
+    if products::delete(&state.pool, kind, path.id, Some(admin.user.id)).await.map_err(|e| write_error(kind, e))? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(kind))
@@ -379,123 +458,185 @@ async fn delete_product(
 
 /// Flip `is_active`.
 #[utoipa::path(patch, path = "/api/admin/products/{type}/{id}/toggle-status/", tag = "admin-catalogue", security(("bearer" = [])),
-    params(("type" = String, Path), ("id" = i64, Path)),
-    responses((status = 200, description = "Package or Campaign"), (status = 404)))]
+    params(("type" = String, Path, description = "package or campaign"), ("id" = i64, Path)),
+    responses((status = 200, description = "Package or Campaign, `is_active` flipped", body = Product),
+        (status = 400, description = "Invalid product type"), (status = 401), (status = 403),
+        (status = 404, description = "`{\"detail\":\"No Package matches the given query.\"}`")))]
 async fn toggle_status(
     State(state): State<AppState>,
     AdminStar(admin): AdminStar,
-    Path((kind, id)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
-    let (kind, id) = parse_path(&kind, &id)?;
-    let p = products::toggle_status(&state.pool, kind, id, Some(admin.user.id))
+    path: ProductPath,
+) -> ApiResult<Json<Product>> {
+    let kind = product_type(&path.kind)?;
+    let p = products::toggle_status(&state.pool, kind, path.id, Some(admin.user.id))
         .await
         .map_err(|e| write_error(kind, e))?
         .ok_or_else(|| not_found(kind))?;
-    Ok(Json(product_json(&state.cfg.public_base_url, kind, &p)))
+    Ok(Json(Product::new(&state.cfg.public_base_url, kind, &p)))
 }
 
-/// The product's audit log, newest first.
+/// The product's audit log, newest first (kept after a deletion).
 #[utoipa::path(get, path = "/api/admin/products/{type}/{id}/audit-logs/", tag = "admin-catalogue", security(("bearer" = [])),
-    params(("type" = String, Path), ("id" = i64, Path)),
-    responses((status = 200, description = "[AuditLog]"), (status = 404)))]
+    params(("type" = String, Path, description = "package or campaign"), ("id" = i64, Path)),
+    responses((status = 200, description = "[AuditLog] newest first", body = Vec<AuditLog>),
+        (status = 400, description = "Invalid product type"), (status = 401), (status = 403),
+        (status = 404, description = "`{\"detail\":\"No Package matches the given query.\"}` (no product and no log)")))]
 async fn audit_logs(
     State(state): State<AppState>,
     AdminStar(_admin): AdminStar,
-    Path((kind, id)): Path<(String, String)>,
-) -> ApiResult<Json<Vec<Value>>> {
-    let (kind, id) = parse_path(&kind, &id)?;
-    let logs = products::audit_logs(&state.pool, kind, id).await?;
+    path: ProductPath,
+) -> ApiResult<Json<Vec<AuditLog>>> {
+    let kind = product_type(&path.kind)?;
+    let logs = products::audit_logs(&state.pool, kind, path.id).await?;
     // A deleted product keeps its log; only a product with neither is unknown.
-    if logs.is_empty() && !common::catalog::product_exists(&state.pool, kind, id).await? {
+    if logs.is_empty() && !common::catalog::product_exists(&state.pool, kind, path.id).await? {
         return Err(not_found(kind));
     }
-    Ok(Json(
-        logs.iter()
-            .map(|a| {
-                let display = match a.action.as_str() {
-                    "create" => "Created",
-                    "update" => "Updated",
-                    "delete" => "Deleted",
-                    "activate" => "Activated",
-                    "deactivate" => "Deactivated",
-                    other => other,
-                };
-                json!({
-                    "id": a.id,
-                    "action": a.action,
-                    "action_display": display,
-                    "user": a.user_id,
-                    "user_name": a.user_name,
-                    "timestamp": common::time::ist(a.timestamp),
-                    "changes": a.changes,
-                    "product_type": a.product_type,
-                    "object_id": a.object_id,
-                })
-            })
-            .collect(),
-    ))
+    Ok(Json(logs.iter().map(AuditLog::from).collect()))
 }
 
-async fn toggle_popular(state: AppState, kind: ProductType, id: i64) -> ApiResult<Json<Value>> {
+async fn toggle_popular<S: ProductShape>(state: AppState, id: i64) -> ApiResult<Json<S>> {
+    let kind = S::KIND;
     let missing = || ApiError::error(StatusCode::NOT_FOUND, format!("{} not found", kind.model_name()));
     let p =
         products::toggle_popular(&state.pool, kind, id).await.map_err(|e| write_error(kind, e))?.ok_or_else(missing)?;
-    Ok(Json(product_json(&state.cfg.public_base_url, kind, &p)))
+    Ok(Json(S::build(&state.cfg.public_base_url, &p)))
 }
 
 /// Add to or remove from the popular packages (at most three).
 #[utoipa::path(patch, path = "/api/admin/products/packages/{id}/toggle-popular/", tag = "admin-catalogue", security(("bearer" = [])),
     params(("id" = i64, Path)),
-    responses((status = 200, description = "Package"), (status = 400, description = "Maximum 3"), (status = 404, description = "`{\"error\":\"Package not found\"}`")))]
+    responses((status = 200, description = "Package", body = Package),
+        (status = 400, description = "`{\"error\":\"Maximum 3 packages can be marked as popular. Please unmark one first.\"}`"),
+        (status = 401), (status = 403),
+        (status = 404, description = "`{\"error\":\"Package not found\"}`")))]
 async fn toggle_popular_package(
     State(state): State<AppState>,
     Admin(_admin): Admin,
     Id(id): Id,
-) -> ApiResult<Json<Value>> {
-    toggle_popular(state, ProductType::Package, id).await
+) -> ApiResult<Json<Package>> {
+    toggle_popular(state, id).await
 }
 
 /// Add to or remove from the popular campaigns (at most three).
 #[utoipa::path(patch, path = "/api/admin/products/campaigns/{id}/toggle-popular/", tag = "admin-catalogue", security(("bearer" = [])),
     params(("id" = i64, Path)),
-    responses((status = 200, description = "Campaign"), (status = 400, description = "Maximum 3"), (status = 404, description = "`{\"error\":\"Campaign not found\"}`")))]
+    responses((status = 200, description = "Campaign", body = Campaign),
+        (status = 400, description = "`{\"error\":\"Maximum 3 campaigns can be marked as popular. Please unmark one first.\"}`"),
+        (status = 401), (status = 403),
+        (status = 404, description = "`{\"error\":\"Campaign not found\"}`")))]
 async fn toggle_popular_campaign(
     State(state): State<AppState>,
     Admin(_admin): Admin,
     Id(id): Id,
-) -> ApiResult<Json<Value>> {
-    toggle_popular(state, ProductType::Campaign, id).await
+) -> ApiResult<Json<Campaign>> {
+    toggle_popular(state, id).await
 }
 
-async fn reorder(state: AppState, kind: ProductType, body: Body) -> ApiResult<Json<Value>> {
-    let required = || ApiError::error(StatusCode::BAD_REQUEST, "Order array is required");
-    let Some(Value::Array(list)) = body.0.get("order") else { return Err(required()) };
-    let ids: Option<Vec<i64>> =
-        list.iter().map(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))).collect();
-    let ids = ids.ok_or_else(required)?;
-    let rows = products::reorder_popular(&state.pool, kind, &ids).await?;
+/// Ids of popular products in their new order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PopularOrder(pub Vec<i64>);
+
+impl TryFrom<PopularOrderRequest> for PopularOrder {
+    type Error = FieldErrors;
+
+    fn try_from(b: PopularOrderRequest) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let ids = errors.take("order", input::id_list(&b.order)).flatten();
+        if ids.is_none() {
+            errors.add("order", "This field is required.");
+        }
+        errors.finish(|| ids.map(PopularOrder))
+    }
+}
+
+async fn reorder<S: ProductShape>(state: AppState, body: PopularOrderRequest) -> ApiResult<Json<Vec<S>>> {
+    let PopularOrder(ids) = PopularOrder::try_from(body)
+        .map_err(|_| ApiError::error(StatusCode::BAD_REQUEST, "Order array is required"))?;
+    let rows = products::reorder_popular(&state.pool, S::KIND, &ids).await?;
     let base = &state.cfg.public_base_url;
-    Ok(Json(Value::Array(rows.iter().map(|p| product_json(base, kind, p)).collect())))
+    Ok(Json(rows.iter().map(|p| S::build(base, p)).collect()))
 }
 
 /// Set the order of the popular packages.
 #[utoipa::path(patch, path = "/api/admin/products/packages/reorder-popular/", tag = "admin-catalogue", security(("bearer" = [])),
-    responses((status = 200, description = "[Package] popular, new order"), (status = 400, description = "`{\"error\":\"Order array is required\"}`")))]
+    request_body = PopularOrderRequest,
+    responses((status = 200, description = "[Package] popular, new order", body = Vec<Package>),
+        (status = 400, description = "`{\"error\":\"Order array is required\"}`"),
+        (status = 401), (status = 403)))]
 async fn reorder_popular_packages(
     State(state): State<AppState>,
     Admin(_admin): Admin,
-    body: Body,
-) -> ApiResult<Json<Value>> {
-    reorder(state, ProductType::Package, body).await
+    Payload(body): Payload<PopularOrderRequest>,
+) -> ApiResult<Json<Vec<Package>>> {
+    reorder(state, body).await
 }
 
 /// Set the order of the popular campaigns.
 #[utoipa::path(patch, path = "/api/admin/products/campaigns/reorder-popular/", tag = "admin-catalogue", security(("bearer" = [])),
-    responses((status = 200, description = "[Campaign] popular, new order"), (status = 400, description = "`{\"error\":\"Order array is required\"}`")))]
+    request_body = PopularOrderRequest,
+    responses((status = 200, description = "[Campaign] popular, new order", body = Vec<Campaign>),
+        (status = 400, description = "`{\"error\":\"Order array is required\"}`"),
+        (status = 401), (status = 403)))]
 async fn reorder_popular_campaigns(
     State(state): State<AppState>,
     Admin(_admin): Admin,
-    body: Body,
-) -> ApiResult<Json<Value>> {
-    reorder(state, ProductType::Campaign, body).await
+    Payload(body): Payload<PopularOrderRequest>,
+) -> ApiResult<Json<Vec<Campaign>>> {
+    reorder(state, body).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn package(v: Value) -> Result<ProductDraft, Value> {
+        let raw: PackageRequest = serde_json::from_value(v).unwrap();
+        ProductDraft::try_from(raw).map_err(FieldErrors::into_value)
+    }
+
+    #[test]
+    fn a_package_body_parses_with_the_shared_parsers() {
+        let d = package(json!({"name": " Kit ", "price": 10, "description": "d", "is_active": "no", "unit": "",
+                               "items": [{"name": "Flags", "quantity": "3"}, {"name": "Caps"}]}))
+        .unwrap();
+        assert_eq!((d.name.as_str(), d.price, d.is_active), ("Kit", Money(1000), Some(false)));
+        assert_eq!(d.items, Some(vec![("Flags".into(), 3), ("Caps".into(), 1)]));
+        assert_eq!((d.unit.as_str(), d.hsn_sac.as_str(), d.gst_rate.as_deref()), ("", "", None));
+        assert_eq!(
+            package(json!({"price": "0", "description": "d", "features": "x", "gst_rate": "101", "hsn_sac": "12a",
+                           "items": [{"name": ""}, {"name": "ok", "quantity": 0}]}))
+            .unwrap_err(),
+            json!({"name": ["This field is required."], "price": ["Price must be greater than zero."],
+                   "features": ["Expected a list of items but got type \"str\"."],
+                   "gst_rate": ["GST rate must be between 0 and 100."],
+                   "hsn_sac": ["Enter an HSN or SAC code of at most 8 digits."],
+                   "items": [{"name": ["This field may not be blank."]},
+                             {"quantity": ["Ensure this value is greater than or equal to 1."]}]})
+        );
+    }
+
+    #[test]
+    fn a_campaign_needs_its_unit_and_ignores_items() {
+        let raw: CampaignRequest =
+            serde_json::from_value(json!({"name": "C", "price": "0.50", "description": "d", "items": "x"})).unwrap();
+        assert_eq!(ProductDraft::try_from(raw).unwrap_err().into_value(), json!({"unit": ["This field is required."]}));
+        let raw: CampaignRequest = serde_json::from_value(
+            json!({"name": "C", "price": "0.50", "description": "d", "unit": "per 1000", "gst_rate": " "}),
+        )
+        .unwrap();
+        let d = ProductDraft::try_from(raw).unwrap();
+        assert_eq!((d.unit.as_str(), d.items, d.gst_rate), ("per 1000", None, None));
+    }
+
+    #[test]
+    fn popular_order_is_a_list_of_ids() {
+        let ids = |v: Value| PopularOrder::try_from(serde_json::from_value::<PopularOrderRequest>(v).unwrap());
+        assert_eq!(ids(json!({"order": [3, "1"]})).unwrap(), PopularOrder(vec![3, 1]));
+        assert!(ids(json!({})).is_err() && ids(json!({"order": ["x"]})).is_err() && ids(json!({"order": 1})).is_err());
+    }
 }

@@ -2,6 +2,7 @@
 //! `Serialize + ToSchema` type built by a plain conversion from loaded rows, so the OpenAPI
 //! document names it and the compiler checks it. Types used by one route module live beside it.
 
+pub mod catalog;
 pub mod users;
 
 use common::money::Money;

@@ -1,8 +1,71 @@
-//! §3 UserBasic and the service's own "System" actor (§5 #19).
+//! The account shapes of API.md §3 (User, UserBasic, Staff), the answers that carry one, and the
+//! service's own "System" actor (§5 #19).
 
-use common::accounts::users::User;
+use common::accounts::users::{StaffWithLoad, User as Account, UserWithOrders};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+/// §3 User: what `me/`, sign-in and the admin's user list show of an account.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct User {
+    /// Id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// Phone number.
+    pub phone_number: Option<String>,
+    /// `user`, `staff`, `admin` or `customer`.
+    pub role: String,
+    /// Asia/Kolkata, microseconds.
+    pub created_at: String,
+    /// Orders placed (0 outside the admin user list).
+    pub order_count: i64,
+}
+
+impl User {
+    /// The account with its number of orders.
+    fn with_orders(u: &Account, order_count: i64) -> Self {
+        Self {
+            id: u.id,
+            username: u.username.clone(),
+            phone_number: u.phone_number.clone(),
+            role: u.role.clone(),
+            created_at: common::time::ist(u.created_at),
+            order_count,
+        }
+    }
+}
+
+impl From<&Account> for User {
+    /// Outside the admin list `order_count` is 0, as in the original.
+    fn from(u: &Account) -> Self {
+        Self::with_orders(u, 0)
+    }
+}
+
+impl From<&UserWithOrders> for User {
+    fn from(row: &UserWithOrders) -> Self {
+        Self::with_orders(&row.user, row.order_count)
+    }
+}
+
+/// `{success: true, message, user}` of the admin's account changes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserEnvelope {
+    /// Always `true`.
+    pub success: bool,
+    /// What was done.
+    pub message: String,
+    /// The account as it is now.
+    pub user: User,
+}
+
+impl UserEnvelope {
+    /// `{success: true, message, user}`.
+    pub fn new(message: impl Into<String>, user: &Account) -> Self {
+        Self { success: true, message: message.into(), user: User::from(user) }
+    }
+}
 
 /// §3 UserBasic: `name` is first+" "+last, else either, else the username.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -37,8 +100,8 @@ pub fn display_name(username: &str, first_name: &str, last_name: &str) -> String
     }
 }
 
-impl From<&User> for UserBasic {
-    fn from(u: &User) -> Self {
+impl From<&Account> for UserBasic {
+    fn from(u: &Account) -> Self {
         Self {
             id: u.id,
             username: u.username.clone(),
@@ -49,6 +112,50 @@ impl From<&User> for UserBasic {
             email: u.email.clone(),
             first_name: u.first_name.clone(),
             last_name: u.last_name.clone(),
+        }
+    }
+}
+
+/// §3 Staff: UserBasic without `role`, with the open assignments and the creation time.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Staff {
+    /// Id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// Phone number.
+    pub phone_number: Option<String>,
+    /// The same as `phone_number`.
+    pub phone: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// Email (may be empty).
+    pub email: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// Their orders in `assigned` or `in_progress`.
+    pub assigned_orders_count: i64,
+    /// Asia/Kolkata, microseconds.
+    pub created_at: String,
+}
+
+impl From<&StaffWithLoad> for Staff {
+    fn from(row: &StaffWithLoad) -> Self {
+        let UserBasic { id, username, phone_number, phone, name, role: _, email, first_name, last_name } =
+            UserBasic::from(&row.user);
+        Self {
+            id,
+            username,
+            phone_number,
+            phone,
+            name,
+            email,
+            first_name,
+            last_name,
+            assigned_orders_count: row.assigned_orders_count,
+            created_at: common::time::ist(row.user.created_at),
         }
     }
 }

@@ -192,26 +192,51 @@ const COMMON: &[&str] = &[
     "electioncart",
 ];
 
-/// Why a new password is refused, in words for the client; `None` when acceptable.
-pub fn policy_problem(password: &str, username: &str) -> Option<String> {
+/// Why a new password is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WeakPassword {
+    /// Fewer than [`MIN_LENGTH`] characters.
+    #[error("Password must be at least {MIN_LENGTH} characters.")]
+    TooShort,
+    /// More than [`MAX_LENGTH`] characters.
+    #[error("Password must be at most {MAX_LENGTH} characters.")]
+    TooLong,
+    /// Digits only.
+    #[error("Password cannot be entirely numeric.")]
+    Numeric,
+    /// One of the most common passwords.
+    #[error("Password is too common.")]
+    Common,
+    /// The username itself (any case).
+    #[error("Password is too similar to the username.")]
+    LikeUsername,
+}
+
+/// Checks a new password against the policy (Django's default validators).
+pub fn check_policy(password: &str, username: &str) -> Result<(), WeakPassword> {
     let chars = password.chars().count();
     if chars < MIN_LENGTH {
-        return Some(format!("Password must be at least {MIN_LENGTH} characters."));
+        return Err(WeakPassword::TooShort);
     }
     if chars > MAX_LENGTH {
-        return Some(format!("Password must be at most {MAX_LENGTH} characters."));
+        return Err(WeakPassword::TooLong);
     }
     if password.chars().all(|c| c.is_ascii_digit()) {
-        return Some("Password cannot be entirely numeric.".into());
+        return Err(WeakPassword::Numeric);
     }
     let lower = password.to_lowercase();
     if COMMON.contains(&lower.as_str()) {
-        return Some("Password is too common.".into());
+        return Err(WeakPassword::Common);
     }
     if !username.is_empty() && lower == username.to_lowercase() {
-        return Some("Password is too similar to the username.".into());
+        return Err(WeakPassword::LikeUsername);
     }
-    None
+    Ok(())
+}
+
+/// Why a new password is refused, in words; `None` when acceptable.
+pub fn policy_problem(password: &str, username: &str) -> Option<String> {
+    check_policy(password, username).err().map(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -245,6 +270,16 @@ mod tests {
             )
         );
         assert_eq!(verify("password", &h), Verified::YesRehash);
+    }
+
+    #[test]
+    fn policy() {
+        assert_eq!(check_policy("short", ""), Err(WeakPassword::TooShort));
+        assert_eq!(check_policy("12345678901", ""), Err(WeakPassword::Numeric));
+        assert_eq!(check_policy("Password123", ""), Err(WeakPassword::Common));
+        assert_eq!(check_policy("Meera-2025", "meera-2025"), Err(WeakPassword::LikeUsername));
+        assert_eq!(check_policy("brand-new-pass-9", "meera"), Ok(()));
+        assert_eq!(policy_problem("short", "").as_deref(), Some("Password must be at least 8 characters."));
     }
 
     #[test]
