@@ -31,6 +31,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(payment_proof))
 }
 
+/// A file's bytes (the document's `string`/`binary`).
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct FileBytes(pub Vec<u8>);
+
 /// `?token=<JWT>`.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct TokenQuery {
@@ -120,7 +125,8 @@ fn redirect(url: &str) -> ApiResult<Response> {
     params(("record_id" = i64, Path, description = "PaymentRecord id"), TokenQuery),
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "The file: images inline, PDFs as an attachment", content_type = "application/octet-stream"),
+        (status = 200, description = "The file (PNG, JPEG or GIF inline; PDF as an attachment)", content(
+            (FileBytes = "image/png"), (FileBytes = "image/jpeg"), (FileBytes = "image/gif"), (FileBytes = "application/pdf"))),
         (status = 302, description = "Cloudinary storage: a signed download URL valid for 5 minutes"),
         (status = 401, description = "A bad Bearer token (§1)"),
         (status = 403, description = "Text `Authentication required` or `You don't have permission to access this file`", content_type = "text/plain"),
