@@ -8,6 +8,7 @@ use std::future::Future;
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -27,8 +28,9 @@ fn request_hash(path: &str, body: &Value) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
-/// Runs `handler` under the request's `Idempotency-Key`, if any.
-pub async fn run<F>(
+/// Runs `handler` under the request's `Idempotency-Key`, if any. `body` is the request body as
+/// sent (a repeat must send the same); the handler's typed answer is kept as JSON.
+pub async fn run<F, T>(
     state: &AppState,
     headers: &HeaderMap,
     user_id: i64,
@@ -37,8 +39,14 @@ pub async fn run<F>(
     handler: F,
 ) -> Response
 where
-    F: Future<Output = ApiResult<(StatusCode, Value)>>,
+    F: Future<Output = ApiResult<(StatusCode, T)>>,
+    T: Serialize,
 {
+    let handler = async {
+        let (status, answer) = handler.await?;
+        let json = serde_json::to_value(answer).map_err(ApiError::internal)?;
+        Ok((status, json))
+    };
     let key = match headers.get("idempotency-key").map(|v| v.to_str().map(str::trim)) {
         None => return respond(handler.await),
         Some(Ok(k)) if !k.is_empty() && k.len() <= MAX_KEY => k.to_string(),

@@ -2,20 +2,18 @@
 
 pub mod admin_checklists;
 pub mod admin_images;
-pub mod admin_orders;
 pub mod admin_products;
 pub mod admin_resource_fields;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
-pub mod desk;
-pub mod desk_tools;
 pub mod dto;
 pub mod fields;
 pub mod health;
 pub mod notifications;
+pub mod order_desk;
+pub mod order_errors;
 pub mod orders;
-pub mod refunds;
 pub mod secure_files;
 pub mod staff_checklist;
 pub mod users;
@@ -47,9 +45,7 @@ pub fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
         .merge(admin_products::router())
         .merge(cart::router())
         .merge(orders::router())
-        .merge(refunds::router())
-        .merge(admin_orders::router())
-        .merge(desk_tools::router())
+        .merge(order_desk::router())
         .merge(staff_checklist::router())
         .merge(admin_images::router())
         .merge(admin_checklists::router())

@@ -1,30 +1,31 @@
 //! `/api/orders/` (API.md §4.5, §6, §9.3, §9.5): checkout with Razorpay, the customer's orders
 //! and payments, and the Razorpay webhook.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use common::catalog::products::{self, Product};
-use common::money::Money;
-use common::orders::billing::{self, BillingInput};
-use common::orders::create::{self, CreateError};
+use common::orders::billing::{self, BillingChanges, BillingInput};
+use common::orders::create;
 use common::orders::payments::{self, Applied, Captured, IssueKind, Source, WebhookOutcome};
-use common::orders::{self as order_db, Order, OrderItem, PaymentFilter, PaymentHistory};
+use common::orders::{self as order_db, Order as OrderRow, OrdersWithLines, PaymentFilter};
 use common::ratelimit;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::catalog::product_json;
+use super::order_desk::billing::BillingRequest;
+use super::order_desk::null_as_absent;
+use super::order_errors;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Id, Signed};
 use crate::idempotency;
+use crate::input::{self, Field, FieldErrors, Text};
 use crate::state::AppState;
+use crate::views::orders::{Order, PaymentHistory};
 
 /// The order routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -42,165 +43,43 @@ fn order_not_found() -> ApiError {
     ApiError::error(StatusCode::NOT_FOUND, "Order not found")
 }
 
-/// A model decimal: `"4999.00"`.
-pub fn dec(paise: i64) -> String {
-    Money(paise).to_string()
-}
-
-/// A computed amount: a JSON number.
-pub fn num(paise: i64) -> Value {
-    Money(paise).as_f64_for_json()
-}
-
-/// Products of some order lines, by (type, id); deleted ones are absent.
-pub async fn products_of(state: &AppState, items: &[OrderItem]) -> ApiResult<HashMap<(String, i64), Product>> {
-    let mut out = HashMap::new();
-    for item in items {
-        let key = (item.product_type.clone(), item.product_id);
-        if out.contains_key(&key) {
-            continue;
-        }
-        if let Some(kind) = item.kind()
-            && let Some(p) = products::get(&state.pool, kind, item.product_id, false).await?
-        {
-            out.insert(key, p);
-        }
-    }
-    Ok(out)
-}
-
-/// Name shown for a line (`Unknown Product` once the product is deleted).
-pub fn item_name(item: &OrderItem) -> String {
-    item.product_name.clone().unwrap_or_else(|| "Unknown Product".to_string())
-}
-
-/// §3 OrderItem plus the §9.5 fields.
-pub fn item_json(base: &str, item: &OrderItem, products: &HashMap<(String, i64), Product>) -> Value {
-    let details = match (item.kind(), products.get(&(item.product_type.clone(), item.product_id))) {
-        (Some(kind), Some(p)) => product_json(base, kind, p),
-        _ => Value::Null,
-    };
-    json!({
-        "id": item.id,
-        "item_type": item.product_type,
-        "item_details": details,
-        "quantity": item.quantity,
-        "price": dec(item.price),
-        "subtotal": num(item.price.saturating_mul(i64::from(item.quantity))),
-        "resources_uploaded": item.resources_uploaded,
-        "hsn_sac": item.hsn_sac,
-        "gst_rate": item.gst_rate,
-        "taxable_amount": dec(item.taxable_amount),
-        "tax_amount": dec(item.tax_amount),
-    })
-}
-
-/// The §9.5 billing, tax and invoice fields of an order.
-pub fn gst_fields(order: &Order, out: &mut Map<String, Value>) {
-    let fields = json!({
-        "billing_name": order.billing_name,
-        "billing_gstin": order.billing_gstin,
-        "billing_state_code": order.billing_state_code,
-        "billing_address": order.billing_address,
-        "place_of_supply": order.place_of_supply,
-        "taxable_amount": dec(order.taxable_amount),
-        "cgst_amount": dec(order.cgst_amount),
-        "sgst_amount": dec(order.sgst_amount),
-        "igst_amount": dec(order.igst_amount),
-        "tax_amount": dec(order.tax_amount),
-        "invoice_number": order.invoice_number,
-        "invoice_date": common::time::ist_opt(order.invoice_date),
-    });
-    if let Value::Object(map) = fields {
-        out.extend(map);
-    }
-}
-
-/// `pending_items` / `pending_resource_items`: lines still without material.
-pub fn pending_items(items: &[&OrderItem]) -> Value {
-    items
-        .iter()
-        .filter(|i| !i.resources_uploaded)
-        .map(|i| json!({"id": i.id, "item_type": i.product_type, "item_name": item_name(i), "quantity": i.quantity}))
-        .collect()
-}
-
-/// `int(uploaded ÷ lines × 100)`, 0 without lines.
-pub fn upload_progress(items: &[&OrderItem]) -> i64 {
-    if items.is_empty() {
-        return 0;
-    }
-    let done = items.iter().filter(|i| i.resources_uploaded).count();
-    (done * 100 / items.len()) as i64
-}
-
-/// §3 Order with the §9.5 fields.
-pub fn order_json(
-    base: &str,
-    order: &Order,
-    items: &[&OrderItem],
-    products: &HashMap<(String, i64), Product>,
-) -> Value {
-    let mut out = json!({
-        "id": order.id,
-        "order_number": order.order_number,
-        "total_amount": dec(order.total_amount),
-        "status": order.status,
-        "payment_status": order.payment_status,
-        "razorpay_order_id": order.razorpay_order_id,
-        "razorpay_payment_id": order.razorpay_payment_id,
-        "payment_completed_at": common::time::ist_opt(order.payment_completed_at),
-        "items": items.iter().map(|i| item_json(base, i, products)).collect::<Vec<_>>(),
-        "total_items": items.iter().map(|i| i64::from(i.quantity)).sum::<i64>(),
-        "resource_upload_progress": upload_progress(items),
-        "pending_resource_items": pending_items(items),
-        "total_paid": num(order.total_paid),
-        "payment_balance": num(order.total_amount - order.total_paid),
-        "created_at": common::time::ist(order.created_at),
-        "updated_at": common::time::ist(order.updated_at),
-    });
-    if let Value::Object(map) = &mut out {
-        gst_fields(order, map);
-    }
-    out
-}
-
-/// Loads and renders one order.
-async fn render_order(state: &AppState, order: &Order) -> ApiResult<Value> {
-    let items = order_db::items(&state.pool, &[order.id]).await?;
-    let products = products_of(state, &items).await?;
-    let refs: Vec<&OrderItem> = items.iter().collect();
-    Ok(order_json(&state.cfg.public_base_url, order, &refs, &products))
-}
-
-async fn load_own(state: &AppState, id: i64, user_id: i64) -> ApiResult<Order> {
+async fn load_own(state: &AppState, id: i64, user_id: i64) -> ApiResult<OrderRow> {
     order_db::get(&state.pool, id, Some(user_id)).await?.ok_or_else(order_not_found)
 }
 
-fn billing_input(body: &Body) -> Result<BillingInput, Value> {
-    let mut errors = Map::new();
-    let mut text = |key: &str| match body.text(key) {
-        Ok(v) => v,
-        Err(_) => {
-            errors.insert(key.to_string(), json!(["Not a valid string."]));
-            None
-        }
-    };
-    let input = BillingInput {
-        name: text("billing_name"),
-        gstin: text("billing_gstin"),
-        state_code: text("billing_state_code"),
-        address: text("billing_address"),
-    };
-    if errors.is_empty() { Ok(input) } else { Err(Value::Object(errors)) }
+/// One of the user's orders as §3 Order.
+async fn own_order(state: &AppState, id: i64, user_id: i64) -> ApiResult<Order> {
+    let order = load_own(state, id, user_id).await?;
+    let loaded = OrdersWithLines::load(&state.pool, vec![order]).await?;
+    let order = loaded.orders.first().ok_or_else(order_not_found)?;
+    Ok(Order::new(&state.cfg.public_base_url, order, &loaded))
+}
+
+/// `201` of `orders/create/` (§4.5, §5 #12).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreatedOrder {
+    /// The new order.
+    pub order: Order,
+    /// The Razorpay order to open Checkout with (`""` without Razorpay).
+    pub razorpay_order_id: String,
+    /// `RAZORPAY_KEY_ID`.
+    pub razorpay_key_id: String,
+    /// Total in paise.
+    pub amount: i64,
+    /// = `order.id`.
+    pub order_id: i64,
+    /// `INR`.
+    pub currency: &'static str,
 }
 
 /// Place an order from the cart and open its Razorpay order (§4.5, §6, §7.3, §9.5).
 #[utoipa::path(post, path = "/api/orders/create/", tag = "orders", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    request_body(content = Option<BillingRequest>, description = "Optional billing details (§9.5)"),
     responses(
-        (status = 201, description = "`{order, razorpay_order_id, razorpay_key_id, amount, order_id, currency}`"),
+        (status = 201, body = CreatedOrder, description = "`{order, razorpay_order_id, razorpay_key_id, amount, order_id, currency}`"),
         (status = 400, description = "`{\"error\":\"Cart is empty\"}`"),
+        (status = 401),
         (status = 404, description = "`{\"error\":\"Cart not found\"}`"),
         (status = 422, description = "Billing fields invalid (§9 shape, `details` per field)"),
         (status = 429, description = "10 orders per hour per user"),
@@ -215,37 +94,25 @@ async fn create_order(State(state): State<AppState>, Signed(auth): Signed, heade
             .hit(&ratelimit::ORDER_CREATE, &user_id.to_string())
             .await
             .map_err(|e| ApiError::RateLimited(e.retry_after))?;
-        let input = billing_input(&body).map_err(ApiError::validation)?;
+        let request: BillingRequest = input::from_map(body.0)?;
+        let input = BillingInput::from(BillingChanges::try_from(request).map_err(FieldErrors::validation)?);
         let billing = billing::validate(&input, &auth.user.display_name(), &state.tax.seller_state)
-            .map_err(|errors| ApiError::validation(json!(errors)))?;
+            .map_err(|e| order_errors::billing_fields(e).validation())?;
         let created =
             create::from_cart(&state.pool, user_id, &billing, &state.tax, state.razorpay.as_ref(), state.clock.now())
                 .await
-                .map_err(|e| match e {
-                    CreateError::CartNotFound => ApiError::error(StatusCode::NOT_FOUND, "Cart not found"),
-                    CreateError::CartEmpty => ApiError::error(StatusCode::BAD_REQUEST, "Cart is empty"),
-                    CreateError::BelowMinimum => {
-                        ApiError::error(StatusCode::BAD_REQUEST, "Order total must be at least 1.00 to pay online")
-                    }
-                    CreateError::Provider(e) => {
-                        tracing::warn!(error = %e, "razorpay order creation failed; nothing kept");
-                        ApiError::error(StatusCode::BAD_GATEWAY, "Order creation failed: payment provider unavailable")
-                    }
-                    CreateError::BadRate(e) => ApiError::internal(e),
-                    CreateError::Database(e) => e.into(),
-                })?;
-        let order = load_own(&state, created.order_id, user_id).await?;
-        let order_json = render_order(&state, &order).await?;
+                .map_err(order_errors::create_error)?;
+        let order = own_order(&state, created.order_id, user_id).await?;
         Ok((
             StatusCode::CREATED,
-            json!({
-                "order": order_json,
-                "razorpay_order_id": created.razorpay_order_id,
-                "razorpay_key_id": state.razorpay.as_ref().map(|r| r.key_id()).unwrap_or(""),
-                "amount": created.amount,
-                "order_id": created.order_id,
-                "currency": "INR",
-            }),
+            CreatedOrder {
+                order,
+                razorpay_order_id: created.razorpay_order_id,
+                razorpay_key_id: state.razorpay.as_ref().map(|r| r.key_id()).unwrap_or("").to_string(),
+                amount: created.amount,
+                order_id: created.order_id,
+                currency: "INR",
+            },
         ))
     })
     .await
@@ -254,25 +121,92 @@ async fn create_order(State(state): State<AppState>, Signed(auth): Signed, heade
 /// One of the user's orders.
 #[utoipa::path(get, path = "/api/orders/{id}/", tag = "orders", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Order id")),
-    responses((status = 200, description = "Order"), (status = 404, description = "`{\"error\":\"Order not found\"}`")))]
-async fn order_detail(State(state): State<AppState>, Signed(auth): Signed, Id(id): Id) -> ApiResult<Json<Value>> {
-    let order = load_own(&state, id, auth.user.id).await?;
-    Ok(Json(render_order(&state, &order).await?))
+    responses(
+        (status = 200, body = Order),
+        (status = 401),
+        (status = 404, description = "`{\"error\":\"Order not found\"}`"),
+    ))]
+async fn order_detail(State(state): State<AppState>, Signed(auth): Signed, Id(id): Id) -> ApiResult<Json<Order>> {
+    Ok(Json(own_order(&state, id, auth.user.id).await?))
 }
 
 fn signature_failed() -> ApiError {
     ApiError::error(StatusCode::BAD_REQUEST, "Payment signature verification failed")
 }
 
+/// The Razorpay Checkout result (§7.3): all three required.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PaymentSuccessRequest {
+    /// The order's Razorpay order id.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub razorpay_order_id: Field,
+    /// `pay_…`.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub razorpay_payment_id: Field,
+    /// hex HMAC-SHA256 of `"<order id>|<payment id>"`.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub razorpay_signature: Field,
+}
+
+/// A validated Checkout result.
+#[derive(Debug, Clone)]
+struct CheckoutResult {
+    razorpay_order_id: String,
+    payment_id: String,
+    signature: String,
+}
+
+impl TryFrom<PaymentSuccessRequest> for CheckoutResult {
+    type Error = FieldErrors;
+
+    /// Each a non-blank string (null counts as not sent: "This field is required.").
+    fn try_from(raw: PaymentSuccessRequest) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut required = |name: &str, field: &Field| {
+            errors
+                .take(name, Text { required: true, allow_blank: false, max: None }.parse(null_as_absent(field)))
+                .flatten()
+        };
+        let razorpay_order_id = required("razorpay_order_id", &raw.razorpay_order_id);
+        let payment_id = required("razorpay_payment_id", &raw.razorpay_payment_id);
+        let signature = required("razorpay_signature", &raw.razorpay_signature);
+        errors.finish(|| {
+            Some(CheckoutResult {
+                razorpay_order_id: razorpay_order_id?,
+                payment_id: payment_id?,
+                signature: signature?,
+            })
+        })
+    }
+}
+
+/// `200` of `payment-success/`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentVerified {
+    /// Always `true`.
+    pub success: bool,
+    /// `Payment verified successfully`.
+    pub message: &'static str,
+    /// The order, paid.
+    pub order: Order,
+    /// Its invoice number.
+    pub invoice_number: Option<String>,
+}
+
 /// Verify the Razorpay Checkout result and mark the order paid (§7.3 with the §6 fixes).
 #[utoipa::path(post, path = "/api/orders/{id}/payment-success/", tag = "orders", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Order id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for 24 h")),
+    request_body = PaymentSuccessRequest,
     responses(
-        (status = 200, description = "`{success, message, order, invoice_number}`; a repeat changes nothing"),
+        (status = 200, body = PaymentVerified, description = "`{success, message, order, invoice_number}`; a repeat changes nothing"),
         (status = 400, description = "`{field:[…]}` / `{\"error\":\"Payment signature verification failed\"}`"),
+        (status = 401),
         (status = 404, description = "`{\"error\":\"Order not found\"}`"),
-        (status = 409, description = "Payment recorded for review (cancelled or already-paid order)"),
+        (status = 409, description = "`{\"error\":…}`: payment recorded for review (cancelled or already-paid order, wrong amount)"),
     ))]
 async fn payment_success(
     State(state): State<AppState>,
@@ -284,37 +218,24 @@ async fn payment_success(
     let raw = Value::Object(body.0.clone());
     let path = format!("/api/orders/{id}/payment-success/");
     idempotency::run(&state, &headers, auth.user.id, &path, &raw, async {
-        let mut errors = Map::new();
-        let mut fields = Vec::new();
-        for name in ["razorpay_order_id", "razorpay_payment_id", "razorpay_signature"] {
-            match body.text(name) {
-                Ok(Some(v)) if !v.trim().is_empty() => fields.push(v.trim().to_string()),
-                Ok(Some(_)) => {
-                    errors.insert(name.into(), json!(["This field may not be blank."]));
-                }
-                Ok(None) => {
-                    errors.insert(name.into(), json!(["This field is required."]));
-                }
-                Err(_) => {
-                    errors.insert(name.into(), json!(["Not a valid string."]));
-                }
-            }
-        }
-        let [rzp_order_id, payment_id, signature] = fields.as_slice() else {
-            return Err(ApiError::Fields(StatusCode::BAD_REQUEST, Value::Object(errors)));
-        };
+        let request: PaymentSuccessRequest = input::from_map(body.0)?;
+        let checkout = CheckoutResult::try_from(request).map_err(FieldErrors::bare)?;
         let order = load_own(&state, id, auth.user.id).await?;
         let Some(rzp) = &state.razorpay else { return Err(signature_failed()) };
         // §6: the Razorpay order must be this order's, and the signature must be Razorpay's.
         if order.razorpay_order_id.is_empty()
-            || order.razorpay_order_id != *rzp_order_id
-            || !rzp.verify_checkout(rzp_order_id, payment_id, signature)
+            || order.razorpay_order_id != checkout.razorpay_order_id
+            || !rzp.verify_checkout(&checkout.razorpay_order_id, &checkout.payment_id, &checkout.signature)
         {
             tracing::warn!(order_id = id, "payment signature verification failed");
             return Err(signature_failed());
         }
-        let captured =
-            Captured { razorpay_order_id: rzp_order_id, payment_id, amount: None, signature: Some(signature) };
+        let captured = Captured {
+            razorpay_order_id: &checkout.razorpay_order_id,
+            payment_id: &checkout.payment_id,
+            amount: None,
+            signature: Some(&checkout.signature),
+        };
         let mut tx = state.pool.begin().await?;
         let applied = payments::apply_captured(
             &mut tx,
@@ -341,80 +262,42 @@ async fn payment_success(
             }
             Applied::UnknownOrder => return Err(order_not_found()),
         };
-        let order = load_own(&state, id, auth.user.id).await?;
+        let order = own_order(&state, id, auth.user.id).await?;
         Ok((
             StatusCode::OK,
-            json!({
-                "success": true,
-                "message": "Payment verified successfully",
-                "order": render_order(&state, &order).await?,
-                "invoice_number": invoice_number,
-            }),
+            PaymentVerified { success: true, message: "Payment verified successfully", order, invoice_number },
         ))
     })
     .await
-}
-
-/// §3 PaymentHistory.
-pub fn history_json(h: &PaymentHistory) -> Value {
-    let display = match h.status.as_str() {
-        "pending" => "Pending",
-        "completed" => "Completed",
-        "failed" => "Failed",
-        "refunded" => "Refunded",
-        other => other,
-    };
-    json!({
-        "id": h.id,
-        "order_id": h.order_id,
-        "order_number": h.order_number,
-        "payment_method": h.payment_method,
-        "transaction_id": h.transaction_id,
-        "amount": dec(h.amount),
-        "currency": h.currency,
-        "status": h.status,
-        "status_display": display,
-        "payment_date": common::time::ist(h.payment_date),
-        "invoice_generated_at": common::time::ist_opt(h.invoice_generated_at),
-        "invoice_number": h.invoice_number,
-        "metadata": h.metadata,
-        "created_at": common::time::ist(h.created_at),
-    })
 }
 
 /// The payment of one of the user's orders.
 #[utoipa::path(get, path = "/api/orders/{id}/payment-history/", tag = "orders", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Order id")),
     responses(
-        (status = 200, description = "PaymentHistory"),
+        (status = 200, body = PaymentHistory),
+        (status = 401),
         (status = 404, description = "`{\"error\":\"Order not found\"}` / `{\"error\":\"Payment history not found for this order\"}`"),
     ))]
-async fn payment_history(State(state): State<AppState>, Signed(auth): Signed, Id(id): Id) -> ApiResult<Json<Value>> {
+async fn payment_history(
+    State(state): State<AppState>,
+    Signed(auth): Signed,
+    Id(id): Id,
+) -> ApiResult<Json<PaymentHistory>> {
     let order = load_own(&state, id, auth.user.id).await?;
     let history = order_db::payment_history(&state.pool, order.id)
         .await?
         .ok_or_else(|| ApiError::error(StatusCode::NOT_FOUND, "Payment history not found for this order"))?;
-    Ok(Json(history_json(&history)))
+    Ok(Json(PaymentHistory::from(&history)))
 }
 
 /// The user's orders, newest first (unpaged).
 #[utoipa::path(get, path = "/api/orders/my-orders/", tag = "orders", security(("bearer" = [])),
-    responses((status = 200, description = "[Order]")))]
-async fn my_orders(State(state): State<AppState>, Signed(auth): Signed) -> ApiResult<Json<Value>> {
+    responses((status = 200, body = Vec<Order>), (status = 401)))]
+async fn my_orders(State(state): State<AppState>, Signed(auth): Signed) -> ApiResult<Json<Vec<Order>>> {
     let orders = order_db::list_for_user(&state.pool, auth.user.id).await?;
-    let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
-    let items = order_db::items(&state.pool, &ids).await?;
-    let products = products_of(&state, &items).await?;
-    let mut by_order: HashMap<i64, Vec<&OrderItem>> = HashMap::new();
-    for item in &items {
-        by_order.entry(item.order_id).or_default().push(item);
-    }
-    let base = &state.cfg.public_base_url;
-    let out: Vec<Value> = orders
-        .iter()
-        .map(|o| order_json(base, o, by_order.get(&o.id).map(Vec::as_slice).unwrap_or(&[]), &products))
-        .collect();
-    Ok(Json(Value::Array(out)))
+    let loaded = OrdersWithLines::load(&state.pool, orders).await?;
+    Ok(Json(Order::all(&state.cfg.public_base_url, &loaded)))
 }
 
 /// Filters of `my-payments/`.
@@ -437,25 +320,45 @@ fn parse_day(raw: Option<&str>, name: &str) -> ApiResult<Option<chrono::NaiveDat
     }
 }
 
+/// `200` of `my-payments/`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MyPayments {
+    /// How many.
+    pub count: usize,
+    /// Newest first.
+    pub payments: Vec<PaymentHistory>,
+}
+
 /// The user's payments, newest first.
 #[utoipa::path(get, path = "/api/orders/my-payments/", tag = "orders", security(("bearer" = [])),
     params(PaymentsQuery),
     responses(
-        (status = 200, description = "`{count, payments:[PaymentHistory]}`"),
-        (status = 400, description = "`{\"error\":\"Invalid start_date format. Use YYYY-MM-DD\"}`"),
+        (status = 200, body = MyPayments),
+        (status = 400, description = "`{\"error\":\"Invalid start_date format. Use YYYY-MM-DD\"}` (end_date alike)"),
+        (status = 401),
     ))]
 async fn my_payments(
     State(state): State<AppState>,
     Signed(auth): Signed,
     Query(q): Query<PaymentsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<MyPayments>> {
     let filter = PaymentFilter {
         start: parse_day(q.start_date.as_deref(), "start_date")?,
         end: parse_day(q.end_date.as_deref(), "end_date")?,
         status: q.status.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
     };
     let list = order_db::payments_of_user(&state.pool, auth.user.id, &filter).await?;
-    Ok(Json(json!({"count": list.len(), "payments": list.iter().map(history_json).collect::<Vec<_>>()})))
+    Ok(Json(MyPayments { count: list.len(), payments: list.iter().map(PaymentHistory::from).collect() }))
+}
+
+/// `200` of the webhook: `{status: "duplicate"}` or `{status: "processed", outcome}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookAck {
+    /// `processed` or `duplicate`.
+    pub status: &'static str,
+    /// What the event did (processed events only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
 }
 
 /// Razorpay webhook (§9.3): signed raw body, deduplicated by event id.
@@ -466,11 +369,11 @@ async fn my_payments(
         ("X-Razorpay-Event-Id" = String, Header, description = "unique per event; repeats are no-ops"),
     ),
     responses(
-        (status = 200, description = "`{status:\"processed\"|\"duplicate\", outcome}`"),
+        (status = 200, body = WebhookAck),
         (status = 400, description = "`invalid_signature`, `missing_event_id` or `malformed` (§9 shape)"),
         (status = 404, description = "While `RAZORPAY_WEBHOOK_SECRET` is unset"),
     ))]
-async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
+async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<WebhookAck>> {
     let Some(rzp) = state.razorpay.as_ref().filter(|r| r.has_webhook_secret()) else {
         return Err(ApiError::ext(StatusCode::NOT_FOUND, "not_found", "Not found."));
     };
@@ -490,7 +393,7 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
     let outcome =
         payments::handle_webhook(&state.pool, event_id, &event, &state.cfg.invoice_prefix, state.clock.now()).await?;
     Ok(Json(match outcome {
-        WebhookOutcome::Duplicate => json!({"status": "duplicate"}),
-        WebhookOutcome::Handled(outcome) => json!({"status": "processed", "outcome": outcome}),
+        WebhookOutcome::Duplicate => WebhookAck { status: "duplicate", outcome: None },
+        WebhookOutcome::Handled(outcome) => WebhookAck { status: "processed", outcome: Some(outcome) },
     }))
 }

@@ -3,6 +3,8 @@
 //! document names it and the compiler checks it. Types used by one route module live beside it.
 
 pub mod catalog;
+pub mod order_desk;
+pub mod orders;
 pub mod users;
 
 use common::money::Money;

@@ -22,6 +22,52 @@ pub struct BillingInput {
     pub address: Option<String>,
 }
 
+/// The billing fields of a change (`PATCH billing/`): `None` = not sent (kept), `Some(None)` =
+/// sent as null or empty (the default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BillingChanges {
+    /// `billing_name`.
+    pub name: Option<Option<String>>,
+    /// `billing_gstin`.
+    pub gstin: Option<Option<String>>,
+    /// `billing_state_code`.
+    pub state_code: Option<Option<String>>,
+    /// `billing_address`.
+    pub address: Option<Option<String>>,
+}
+
+impl BillingChanges {
+    /// The input to validate: the fields sent replace the order's; a new GSTIN sent without a
+    /// state code takes the GSTIN's state.
+    pub fn over(&self, order: &super::Order) -> BillingInput {
+        let keep = |sent: &Option<Option<String>>, current: &str| match sent {
+            Some(value) => value.clone(),
+            None => Some(current.to_string()),
+        };
+        BillingInput {
+            name: keep(&self.name, &order.billing_name),
+            gstin: keep(&self.gstin, order.billing_gstin.as_deref().unwrap_or_default()),
+            state_code: match (&self.gstin, &self.state_code) {
+                (Some(_), None) => None,
+                (_, sent) => keep(sent, &order.billing_state_code),
+            },
+            address: keep(&self.address, &order.billing_address),
+        }
+    }
+}
+
+impl From<BillingChanges> for BillingInput {
+    /// The input of a new order: what was sent, the rest absent (the defaults).
+    fn from(changes: BillingChanges) -> Self {
+        BillingInput {
+            name: changes.name.flatten(),
+            gstin: changes.gstin.flatten(),
+            state_code: changes.state_code.flatten(),
+            address: changes.address.flatten(),
+        }
+    }
+}
+
 /// Validated billing details.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Billing {

@@ -1,6 +1,6 @@
-//! Orders: their statuses (API.md §7.1–§7.2), reads, creation from the cart, payments, refunds
-//! and the reconciliation sweep. Every status change goes through [`set_status`], which writes
-//! the status-history row.
+//! Orders: their statuses (API.md §7.1–§7.2), reads, creation from the cart, payments, refunds,
+//! the order desk ([`admin`]) and the reconciliation sweep. Every status change goes through
+//! [`set_status`], which writes the status-history row.
 
 pub mod admin;
 pub mod billing;
@@ -10,10 +10,13 @@ pub mod payments;
 pub mod reconcile;
 pub mod refunds;
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor, PgPool};
 
 use crate::catalog::ProductType;
+use crate::catalog::products::{self, Product};
 
 /// Order status (§7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +102,20 @@ pub enum PaymentStatus {
 }
 
 impl PaymentStatus {
+    /// All values in the order of §7.2.
+    pub const ALL: [PaymentStatus; 5] = [
+        PaymentStatus::Unpaid,
+        PaymentStatus::Partial,
+        PaymentStatus::Paid,
+        PaymentStatus::Refunded,
+        PaymentStatus::Cod,
+    ];
+
+    /// One of the five values as written (`pending`, which old orders may hold, is not one).
+    pub fn parse_exact(value: &str) -> Option<PaymentStatus> {
+        PaymentStatus::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
     /// Parses the stored value; `pending` reads as unpaid.
     pub fn parse(value: &str) -> Option<PaymentStatus> {
         match value {
@@ -145,6 +162,89 @@ impl PaymentStatus {
     }
 }
 
+/// Where an order came from (§7.1 `order_source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderSource {
+    /// Placed by the customer on the site.
+    Website,
+    /// Taken on the phone.
+    PhoneCall,
+    /// Taken on WhatsApp.
+    Whatsapp,
+    /// Taken at the counter.
+    WalkIn,
+    /// Taken by email.
+    Email,
+    /// Referred.
+    Referral,
+    /// Anything else.
+    Other,
+}
+
+impl OrderSource {
+    /// The sources a manual order may name (all but `website`).
+    pub const MANUAL: [OrderSource; 6] = [
+        OrderSource::PhoneCall,
+        OrderSource::Whatsapp,
+        OrderSource::WalkIn,
+        OrderSource::Email,
+        OrderSource::Referral,
+        OrderSource::Other,
+    ];
+
+    /// Stored value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderSource::Website => "website",
+            OrderSource::PhoneCall => "phone_call",
+            OrderSource::Whatsapp => "whatsapp",
+            OrderSource::WalkIn => "walk_in",
+            OrderSource::Email => "email",
+            OrderSource::Referral => "referral",
+            OrderSource::Other => "other",
+        }
+    }
+
+    /// One of the sources of a manual order.
+    pub fn parse_manual(value: &str) -> Option<OrderSource> {
+        OrderSource::MANUAL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// How urgent an order is (§7.1 `priority`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Priority {
+    /// Low.
+    Low,
+    /// The default.
+    #[default]
+    Normal,
+    /// High.
+    High,
+    /// Urgent.
+    Urgent,
+}
+
+impl Priority {
+    /// All values.
+    pub const ALL: [Priority; 4] = [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent];
+
+    /// Stored value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
+    /// Parses the stored value.
+    pub fn parse(value: &str) -> Option<Priority> {
+        Priority::ALL.into_iter().find(|p| p.as_str() == value)
+    }
+}
+
 /// Money columns are read as paise: `(col * 100)::bigint`.
 const ORDER_COLUMNS: &str = "o.id, o.user_id, o.order_number, (o.total_amount * 100)::bigint AS total_amount, o.status,
     o.payment_status, o.razorpay_order_id, o.razorpay_payment_id, o.payment_completed_at, o.assigned_to_id,
@@ -155,7 +255,8 @@ const ORDER_COLUMNS: &str = "o.id, o.user_id, o.order_number, (o.total_amount * 
     (o.tax_amount * 100)::bigint AS tax_amount, o.invoice_number, o.invoice_date,
     (SELECT COALESCE(SUM(r.amount), 0) * 100 FROM payment_record r WHERE r.order_id = o.id)::bigint AS total_paid,
     (SELECT COALESCE(SUM(f.amount), 0) * 100 FROM refund f WHERE f.order_id = o.id AND f.status = 'processed')::bigint
-        AS refunded_amount";
+        AS refunded_amount,
+    (SELECT COALESCE(SUM(i.quantity), 0) FROM order_item i WHERE i.order_id = o.id)::bigint AS total_items";
 
 /// An order row; amounts in paise.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -224,6 +325,15 @@ pub struct Order {
     pub total_paid: i64,
     /// Σ processed refunds.
     pub refunded_amount: i64,
+    /// Σ line quantities.
+    pub total_items: i64,
+}
+
+impl Order {
+    /// What is still to pay: total − Σ payment records.
+    pub fn balance(&self) -> i64 {
+        self.total_amount - self.total_paid
+    }
 }
 
 /// An order line; amounts in paise.
@@ -265,6 +375,72 @@ impl OrderItem {
     /// Parsed product type.
     pub fn kind(&self) -> Option<ProductType> {
         ProductType::parse(&self.product_type)
+    }
+
+    /// The name shown for the line: the product's, or `Unknown Product` once it is deleted.
+    pub fn name(&self) -> &str {
+        self.product_name.as_deref().unwrap_or(checklist::UNKNOWN_PRODUCT)
+    }
+
+    /// `price × quantity`.
+    pub fn subtotal(&self) -> i64 {
+        self.price.saturating_mul(i64::from(self.quantity))
+    }
+}
+
+/// The products of some order lines, as they are now; deleted ones are absent.
+#[derive(Debug, Clone, Default)]
+pub struct LineProducts(HashMap<(ProductType, i64), Product>);
+
+impl LineProducts {
+    /// Loads the products of `items`: one batch per product type, whatever the number of lines.
+    pub async fn load(pool: &PgPool, items: &[OrderItem]) -> Result<Self, sqlx::Error> {
+        let mut out = HashMap::new();
+        for kind in [ProductType::Package, ProductType::Campaign] {
+            let mut ids: Vec<i64> = items.iter().filter(|i| i.kind() == Some(kind)).map(|i| i.product_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for product in products::get_many(pool, kind, &ids).await? {
+                out.insert((kind, product.id), product);
+            }
+        }
+        Ok(Self(out))
+    }
+
+    /// The product of a line, unless it was deleted.
+    pub fn of(&self, item: &OrderItem) -> Option<(ProductType, &Product)> {
+        let kind = item.kind()?;
+        self.0.get(&(kind, item.product_id)).map(|p| (kind, p))
+    }
+}
+
+/// Orders with their lines and the lines' products: everything the §3 Order shape shows.
+#[derive(Debug, Clone, Default)]
+pub struct OrdersWithLines {
+    /// The orders, in the order asked for.
+    pub orders: Vec<Order>,
+    /// Their lines, by order, in insertion order.
+    pub lines: HashMap<i64, Vec<OrderItem>>,
+    /// The lines' products.
+    pub products: LineProducts,
+}
+
+impl OrdersWithLines {
+    /// Loads the lines and products of `orders` (three or four queries in all).
+    pub async fn load(pool: &PgPool, orders: Vec<Order>) -> Result<Self, sqlx::Error> {
+        let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
+        let items = items(pool, &ids).await?;
+        let products = LineProducts::load(pool, &items).await?;
+        let mut lines: HashMap<i64, Vec<OrderItem>> = HashMap::new();
+        for item in items {
+            lines.entry(item.order_id).or_default().push(item);
+        }
+        Ok(Self { orders, lines, products })
+    }
+
+    /// The lines of one order.
+    pub fn lines_of(&self, order_id: i64) -> &[OrderItem] {
+        self.lines.get(&order_id).map(Vec::as_slice).unwrap_or(&[])
     }
 }
 

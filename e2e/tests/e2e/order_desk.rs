@@ -248,7 +248,13 @@ async fn record_payment_recomputes_the_payment_status() {
         .expect("proof stored");
     assert!(media.join(&stored).is_file());
     let name = stored.rsplit('/').next().unwrap();
-    assert!(!media.join("private/staging").join(name).exists(), "staged copy removed");
+    // The worker points the record at the stored file, then removes the staged copy.
+    let removed = app
+        .eventually(std::time::Duration::from_secs(10), || async {
+            (!media.join("private/staging").join(name).exists()).then_some(())
+        })
+        .await;
+    assert!(removed.is_some(), "staged copy removed");
     let detail: Value = app.get(&format!("/api/admin/orders/{id}/"), Some(&admin)).await.json().await.unwrap();
     assert_eq!(detail["payment_status"], "paid");
     assert_eq!(detail["status"], "pending_resources");
