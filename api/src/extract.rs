@@ -324,3 +324,29 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
         raw.parse::<i64>().map(Id).map_err(|_| not_found())
     }
 }
+
+/// `{type}` and `{id}` of `/api/admin/products/{type}/{id}/…`: the id must be an integer (else
+/// 404, as Django's `<int:…>` converter answers); the type is checked by the route, whose error
+/// body differs.
+#[derive(Debug, Clone)]
+pub struct ProductPath {
+    /// Raw `{type}`.
+    pub kind: String,
+    /// `{id}`.
+    pub id: i64,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ProductPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let not_found = || ApiError::detail(StatusCode::NOT_FOUND, "Not found.");
+        let axum::extract::Path((kind, raw)) =
+            axum::extract::Path::<(String, String)>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
+        if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(not_found());
+        }
+        let id = raw.parse::<i64>().map_err(|_| not_found())?;
+        Ok(ProductPath { kind, id })
+    }
+}

@@ -193,6 +193,19 @@ impl Text {
     }
 }
 
+/// Python's name of a JSON value's type, for DRF's "Expected a list…" message.
+pub fn python_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
 /// A DRF `BooleanField` input: `true/false`, `1/0`, and their usual spellings as strings
 /// (`"true"`, `"t"`, `"yes"`, `"y"`, `"on"`, `"1"` and the opposites), any case.
 pub fn boolean(field: &Field) -> Result<Option<bool>, String> {
@@ -330,8 +343,8 @@ pub fn id(field: &Field) -> Result<Option<i64>, String> {
 }
 
 /// DRF's message for a value that should have been a list.
-fn not_a_list(v: &Value) -> String {
-    format!("Expected a list of items but got type \"{}\".", crate::routes::fields::python_type(v))
+pub fn not_a_list(v: &Value) -> String {
+    format!("Expected a list of items but got type \"{}\".", python_type(v))
 }
 
 /// A list of ids, `[id…]` (each as [`id`] reads it); `Ok(None)`: absent or null.

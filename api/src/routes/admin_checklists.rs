@@ -14,8 +14,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::catalog::{invalid_type, not_found};
-use super::fields::ProductPath;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ProductPath;
 use crate::extract::{AdminStar, Id};
 use crate::input::{self, Field, FieldErrors, Payload, ReorderItem, Text, non_blank};
 use crate::state::AppState;

@@ -20,8 +20,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::catalog::{not_found, product_type};
-use super::fields::ProductPath;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ProductPath;
 use crate::extract::{AdminStar, Id};
 use crate::input::{self, Field, FieldErrors, Payload, ReorderItem, Text};
 use crate::state::AppState;

@@ -18,9 +18,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::catalog::{not_found, product_type};
-use super::fields::{ProductPath, python_type};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ProductPath;
 use crate::extract::{Admin, AdminStar, Body, Id};
+use crate::input::not_a_list;
 use crate::input::{self, Field, FieldErrors, Payload, Text};
 use crate::state::AppState;
 use crate::views::catalog::{AuditLog, Campaign, Package, Product, ProductRow, ProductShape};
@@ -192,7 +193,7 @@ fn string_list(field: &Field) -> Result<Vec<String>, String> {
                 _ => Err("Each item must be a string.".to_string()),
             })
             .collect(),
-        Field::Value(other) => Err(format!("Expected a list of items but got type \"{}\".", python_type(other))),
+        Field::Value(other) => Err(not_a_list(other)),
     }
 }
 
@@ -234,7 +235,7 @@ fn package_items(field: &Field, errors: &mut FieldErrors) -> Option<Vec<(String,
         Field::Absent | Field::Null => return None,
         Field::Value(Value::Array(list)) => list,
         Field::Value(other) => {
-            errors.add("items", format!("Expected a list of items but got type \"{}\".", python_type(other)));
+            errors.add("items", not_a_list(other));
             return None;
         }
     };

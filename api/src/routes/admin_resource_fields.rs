@@ -15,9 +15,10 @@ use utoipa_axum::routes;
 
 use super::admin_checklists::nullable_integer;
 use super::catalog::not_found;
-use super::fields::{ProductPath, python_type};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ProductPath;
 use crate::extract::{Admin, Id};
+use crate::input::not_a_list;
 use crate::input::{self, Field, FieldErrors, Payload, ReorderItem, Text, choice};
 use crate::state::AppState;
 use crate::views::SuccessMessage;
@@ -197,7 +198,7 @@ fn allowed_extensions(field: &Field) -> Result<Vec<String>, String> {
             .map(|v| v.as_str().map(str::trim).filter(|e| valid_extension(e)).map(str::to_string))
             .collect::<Option<Vec<String>>>()
             .ok_or_else(|| "Each extension must be a string starting with a dot, e.g. \".pdf\".".into()),
-        Field::Value(other) => Err(format!("Expected a list of items but got type \"{}\".", python_type(other))),
+        Field::Value(other) => Err(not_a_list(other)),
     }
 }
 

@@ -11,19 +11,17 @@ use axum::response::{IntoResponse, Response};
 use common::catalog::ProductType;
 use common::catalog::products;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::fields::ProductPath;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Id;
-pub use crate::pagination::{PAGE_SIZE, PageSpec};
-use crate::pagination::{Page, PageLinks, window};
+use crate::extract::ProductPath;
+use crate::pagination::{Page, PageLinks, PageSpec, window};
 use crate::state::AppState;
 pub use crate::views::catalog::media_url;
-use crate::views::catalog::{Campaign, Package, Product, ProductImage, ProductShape};
+use crate::views::catalog::{Campaign, Package, ProductImage, ProductShape};
 
 /// The public catalogue routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -42,28 +40,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct PageQuery {
     /// 1-based page number (or `last`).
     page: Option<String>,
-}
-
-/// §3 Package or Campaign (plus the §9.5 GST fields) as JSON, for the bodies that embed a
-/// product (order items' `item_details`).
-pub fn product_json(base: &str, kind: ProductType, p: &products::Product) -> Value {
-    serde_json::to_value(Product::new(base, kind, p)).unwrap_or_default()
-}
-
-/// Parses `?page` as DRF does ([`PageSpec::parse`]).
-pub fn page_number(raw: Option<&str>) -> Result<PageSpec, ApiError> {
-    PageSpec::parse(raw)
-}
-
-/// The page number a request names, for `count` rows ([`PageSpec::resolve`]).
-pub fn page_of(spec: PageSpec, count: i64) -> Result<i64, ApiError> {
-    spec.resolve(count)
-}
-
-/// DRF's envelope `{count, next, previous, results}` with absolute links carrying only `page`.
-pub fn envelope(base: &str, path: &str, page: i64, count: i64, results: Vec<Value>) -> Value {
-    let links = PageLinks { base, path, query: None };
-    serde_json::to_value(Page::new(&links, page, count, results)).unwrap_or_default()
 }
 
 /// A JSON body of type `T`, serialized once (and maybe served from the cache).

@@ -8,7 +8,6 @@ pub mod auth;
 pub mod cart;
 pub mod catalog;
 pub mod dto;
-pub mod fields;
 pub mod health;
 pub mod notifications;
 pub mod order_desk;

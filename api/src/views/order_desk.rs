@@ -21,7 +21,6 @@ use utoipa::ToSchema;
 
 use super::catalog::media_url;
 use super::orders::{OrderGst, OrderItem, Refund, actor, upload_progress};
-use super::users::display_name;
 use super::{Dec, Num, UserBasic, UserBasicOrSystem};
 use crate::pagination::Page;
 
@@ -268,17 +267,7 @@ pub struct ChecklistItem {
 
 /// UserBasic of the user who ticked an item.
 fn ticked_by(u: &CompletedBy) -> UserBasic {
-    UserBasic {
-        id: u.id,
-        username: u.username.clone(),
-        phone_number: u.phone_number.clone(),
-        phone: u.phone_number.clone(),
-        name: display_name(&u.username, &u.first_name, &u.last_name),
-        role: u.role.clone(),
-        email: u.email.clone(),
-        first_name: u.first_name.clone(),
-        last_name: u.last_name.clone(),
-    }
+    UserBasic::new(u.id, &u.username, u.phone_number.as_deref(), &u.first_name, &u.last_name, &u.email, &u.role)
 }
 
 impl From<&checklist::ChecklistItem> for ChecklistItem {

@@ -100,19 +100,34 @@ pub fn display_name(username: &str, first_name: &str, last_name: &str) -> String
     }
 }
 
+impl UserBasic {
+    /// From the columns of a user, however they were loaded.
+    pub fn new(
+        id: i64,
+        username: &str,
+        phone_number: Option<&str>,
+        first_name: &str,
+        last_name: &str,
+        email: &str,
+        role: &str,
+    ) -> Self {
+        Self {
+            id,
+            username: username.to_string(),
+            phone_number: phone_number.map(str::to_string),
+            phone: phone_number.map(str::to_string),
+            name: display_name(username, first_name, last_name),
+            role: role.to_string(),
+            email: email.to_string(),
+            first_name: first_name.to_string(),
+            last_name: last_name.to_string(),
+        }
+    }
+}
+
 impl From<&Account> for UserBasic {
     fn from(u: &Account) -> Self {
-        Self {
-            id: u.id,
-            username: u.username.clone(),
-            phone_number: u.phone_number.clone(),
-            phone: u.phone_number.clone(),
-            name: display_name(&u.username, &u.first_name, &u.last_name),
-            role: u.role.clone(),
-            email: u.email.clone(),
-            first_name: u.first_name.clone(),
-            last_name: u.last_name.clone(),
-        }
+        Self::new(u.id, &u.username, u.phone_number.as_deref(), &u.first_name, &u.last_name, &u.email, &u.role)
     }
 }
 

@@ -20,8 +20,8 @@ use super::billing::BillingRequest;
 use super::{notes, null_as_absent, order_detail, positive_amount, required};
 use crate::error::ApiResult;
 use crate::extract::Staff;
+use crate::input::not_a_list;
 use crate::input::{self, Field, FieldErrors, Payload, Text};
-use crate::routes::fields::python_type;
 use crate::routes::order_errors::manual_error;
 use crate::state::AppState;
 use crate::views::order_desk::OrderEnvelope;
@@ -191,7 +191,7 @@ fn items(field: &Field) -> Result<Vec<ManualItem>, Value> {
         Some(Value::Array(list)) if !list.is_empty() => list,
         Some(Value::Array(_)) => return Err(json!(["This list may not be empty."])),
         Some(other) => {
-            return Err(json!([format!("Expected a list of items but got type \"{}\".", python_type(other))]));
+            return Err(json!([not_a_list(other)]));
         }
         None => return Err(json!(["This field is required."])),
     };
