@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod builders;
 pub mod cloudinary;
 pub mod proxy;
 pub mod razorpay;
@@ -302,20 +303,10 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
-    /// Creates a user directly (password hashed with argon2id) and returns its id.
+    /// Creates a user (password hashed with argon2id, the `is_staff` flag for admins) through
+    /// [`builders::UserBuilder`] and returns its id.
     pub async fn create_user(&self, username: &str, password: &str, role: &str, email: &str) -> i64 {
-        let hash = common::accounts::password::hash(password);
-        sqlx::query_scalar(
-            "INSERT INTO users (username, password, role, email, is_staff) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(username)
-        .bind(hash)
-        .bind(role)
-        .bind(email)
-        .bind(role == "admin")
-        .fetch_one(&self.pool)
-        .await
-        .unwrap()
+        builders::UserBuilder::new(username).password(password).role_named(role).email(email).create(self).await
     }
 
     /// Logs in and returns the full response body.

@@ -1,3 +1,4 @@
+use e2e::builders::UserBuilder;
 use e2e::spawn_app;
 use serde_json::{Value, json};
 
@@ -114,11 +115,7 @@ async fn inactive_user_cannot_log_in() {
 async fn django_pbkdf2_hash_logs_in_and_is_upgraded_to_argon2id() {
     let app = spawn_app().await;
     let hash = common::accounts::password::django_pbkdf2_hash("old-django-pass", "Zx8sQ1pL0aRt", 260_000);
-    sqlx::query("INSERT INTO users (username, password, role) VALUES ('legacy', $1, 'user')")
-        .bind(&hash)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    UserBuilder::new("legacy").password_hash(&hash).create(&app).await;
     let res = app.post("/api/auth/login/", &json!({"username": "legacy", "password": "wrong"}), None).await;
     assert_eq!(res.status(), 401);
     app.login("legacy", "old-django-pass").await;

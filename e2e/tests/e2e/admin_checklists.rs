@@ -1,38 +1,16 @@
 //! Checklist templates under `/api/admin/products/` (API.md §4.9, §5 #6, #9, #18).
 
+use common::catalog::ProductType;
+use e2e::builders::{OrderBuilder, ProductBuilder, ensure_checklist};
 use e2e::{TestApp, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// Inserts a package or campaign directly and returns its id.
-pub async fn insert_product(app: &TestApp, table: &str, name: &str) -> i64 {
-    let sql = match table {
-        "package" => "INSERT INTO package (name, price, description) VALUES ($1, 4999, 'desc') RETURNING id",
-        _ => "INSERT INTO campaign (name, price, description) VALUES ($1, 999, 'desc') RETURNING id",
-    };
-    sqlx::query_scalar(sql).bind(name).fetch_one(&app.pool).await.unwrap()
-}
-
 /// An order of a new customer with one line of the product; returns (order id, order item id).
-pub async fn insert_order(app: &TestApp, product_type: &str, product_id: i64) -> (i64, i64) {
+pub async fn order_with_line(app: &TestApp, kind: ProductType, product_id: i64) -> (i64, i64) {
     let user = app.create_user("buyer", "pw-pw-pw-pw", "user", "").await;
-    let order: i64 = sqlx::query_scalar(
-        "INSERT INTO orders (user_id, order_number, total_amount) VALUES ($1, 'EC-20261129-CAFE0001', 4999) RETURNING id",
-    )
-    .bind(user)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    let item: i64 = sqlx::query_scalar(
-        "INSERT INTO order_item (order_id, product_type, product_id, price) VALUES ($1, $2, $3, 4999) RETURNING id",
-    )
-    .bind(order)
-    .bind(product_type)
-    .bind(product_id)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    (order, item)
+    let order = OrderBuilder::for_user(user).item(kind, product_id, 1).number("EC-20261129-CAFE0001").build(app).await;
+    (order.id, order.item_ids[0])
 }
 
 /// A serializer timestamp: Asia/Kolkata with microseconds.
@@ -66,7 +44,7 @@ const REORDER: &str = "/api/admin/products/checklist-template/reorder/";
 async fn create_list_get_update_delete() {
     let app = spawn_app().await;
     let (_, admin) = app.user_token("admin1", "admin").await;
-    let pkg = insert_product(&app, "package", "Gold").await;
+    let pkg = ProductBuilder::package("Gold").create(&app).await;
 
     let (status, body) = json_of(app.get(&base("package", pkg), Some(&admin)).await).await;
     assert_eq!((status, body), (200, json!([])));
@@ -117,7 +95,7 @@ async fn create_list_get_update_delete() {
     .await;
 
     // Another product's items are counted separately.
-    let camp = insert_product(&app, "campaign", "SMS").await;
+    let camp = ProductBuilder::campaign("SMS").create(&app).await;
     let (status, other) = json_of(
         app.post(&base("campaign", camp), &json!({"name": "Send SMS", "description": "d"}), Some(&admin)).await,
     )
@@ -206,7 +184,7 @@ async fn create_list_get_update_delete() {
 async fn validation_messages() {
     let app = spawn_app().await;
     let (_, admin) = app.user_token("admin1", "admin").await;
-    let pkg = insert_product(&app, "package", "Gold").await;
+    let pkg = ProductBuilder::package("Gold").create(&app).await;
     let path = base("package", pkg);
     let cases = [
         (json!({}), json!({"name": ["This field is required."], "description": ["This field is required."]})),
@@ -250,7 +228,7 @@ async fn validation_messages() {
 async fn product_type_and_missing_product() {
     let app = spawn_app().await;
     let (_, admin) = app.user_token("admin1", "admin").await;
-    let pkg = insert_product(&app, "package", "Gold").await;
+    let pkg = ProductBuilder::package("Gold").create(&app).await;
     let invalid = json!({"error": "Invalid product type. Must be \"package\" or \"campaign\""});
     let res = app.get(&base("bundle", pkg), Some(&admin)).await;
     assert_eq!(json_of(res).await, (400, invalid.clone()));
@@ -280,7 +258,7 @@ async fn only_admin_star_users() {
     let (_, staff) = app.user_token("stf", "staff").await;
     let (flagged_id, flagged) = app.user_token("flagged", "staff").await;
     sqlx::query("UPDATE users SET is_staff = true WHERE id = $1").bind(flagged_id).execute(&app.pool).await.unwrap();
-    let pkg = insert_product(&app, "package", "Gold").await;
+    let pkg = ProductBuilder::package("Gold").create(&app).await;
     let routes = [
         (Method::GET, base("package", pkg)),
         (Method::POST, base("package", pkg)),
@@ -317,23 +295,14 @@ async fn only_admin_star_users() {
 async fn delete_of_an_item_used_by_an_order_checklist_is_refused() {
     let app = spawn_app().await;
     let (_, admin) = app.user_token("admin1", "admin").await;
-    let pkg = insert_product(&app, "package", "Gold").await;
+    let pkg = ProductBuilder::package("Gold").create(&app).await;
     let (_, item) =
         json_of(app.post(&base("package", pkg), &json!({"name": "Print", "description": "d"}), Some(&admin)).await)
             .await;
     let id = item["id"].as_i64().unwrap();
-    let (order, _) = insert_order(&app, "package", pkg).await;
-    let checklist: i64 = sqlx::query_scalar("INSERT INTO order_checklist (order_id) VALUES ($1) RETURNING id")
-        .bind(order)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO checklist_item (checklist_id, template_item_id, description) VALUES ($1, $2, 'Print')")
-        .bind(checklist)
-        .bind(id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    let (order, _) = order_with_line(&app, ProductType::Package, pkg).await;
+    // Built from the product's template: one item, "Print", referring to the template item.
+    let checklist = ensure_checklist(&app, order).await;
     let res = app.send(Method::DELETE, &item_path(id), &json!({}), Some(&admin)).await;
     assert_eq!(
         json_of(res).await,
@@ -351,7 +320,7 @@ async fn delete_of_an_item_used_by_an_order_checklist_is_refused() {
 async fn reorder_both_forms_all_or_nothing() {
     let app = spawn_app().await;
     let (_, admin) = app.user_token("admin1", "admin").await;
-    let pkg = insert_product(&app, "package", "Gold").await;
+    let pkg = ProductBuilder::package("Gold").create(&app).await;
     let mut ids = Vec::new();
     for name in ["A", "B", "C"] {
         let (_, item) =

@@ -1,10 +1,12 @@
 //! Resource-field definitions under `/api/admin/products/` (API.md §4.9, §7.4, §5 #9).
 
+use common::catalog::ProductType;
+use e2e::builders::{ProductBuilder, ResourceSubmission};
 use e2e::spawn_app;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::admin_checklists::{assert_ist, insert_order, insert_product};
+use super::admin_checklists::{assert_ist, order_with_line};
 
 async fn json_of(res: reqwest::Response) -> (u16, Value) {
     let status = res.status().as_u16();
@@ -25,7 +27,7 @@ const REORDER: &str = "/api/admin/products/resource-fields/reorder/";
 async fn create_list_get_update_delete() {
     let app = spawn_app().await;
     let (_, admin) = app.user_token("admin1", "admin").await;
-    let pkg = insert_product(&app, "package", "Gold").await;
+    let pkg = ProductBuilder::package("Gold").create(&app).await;
 
     let res = app.get(&base("package", pkg), Some(&admin)).await;
     assert_eq!(json_of(res).await, (200, json!({"success": true, "fields": []})));
@@ -164,8 +166,8 @@ async fn create_list_get_update_delete() {
 async fn names_are_unique_per_product() {
     let app = spawn_app().await;
     let (_, admin) = app.user_token("admin1", "admin").await;
-    let pkg = insert_product(&app, "package", "Gold").await;
-    let camp = insert_product(&app, "campaign", "SMS").await;
+    let pkg = ProductBuilder::package("Gold").create(&app).await;
+    let camp = ProductBuilder::campaign("SMS").create(&app).await;
     let body = json!({"field_name": "Logo", "field_type": "image"});
     let res = app.post(&base("package", pkg), &body, Some(&admin)).await;
     assert_eq!(res.status(), 201);
@@ -192,7 +194,7 @@ async fn names_are_unique_per_product() {
 async fn definition_rules() {
     let app = spawn_app().await;
     let (_, admin) = app.user_token("admin1", "admin").await;
-    let pkg = insert_product(&app, "package", "Gold").await;
+    let pkg = ProductBuilder::package("Gold").create(&app).await;
     let path = base("package", pkg);
     let refused = [
         (json!({}), json!({"field_name": ["This field is required."], "field_type": ["This field is required."]})),
@@ -318,7 +320,7 @@ async fn product_type_roles_and_missing_product() {
     let (_, customer) = app.user_token("cust", "user").await;
     let (flagged_id, flagged) = app.user_token("flagged", "staff").await;
     sqlx::query("UPDATE users SET is_staff = true WHERE id = $1").bind(flagged_id).execute(&app.pool).await.unwrap();
-    let pkg = insert_product(&app, "package", "Gold").await;
+    let pkg = ProductBuilder::package("Gold").create(&app).await;
 
     let invalid = json!({"success": false, "message": "Invalid product type. Must be package or campaign"});
     let res = app.get(&base("packages", pkg), Some(&admin)).await;
@@ -363,19 +365,14 @@ async fn product_type_roles_and_missing_product() {
 async fn delete_with_submitted_values_is_refused() {
     let app = spawn_app().await;
     let (_, admin) = app.user_token("admin1", "admin").await;
-    let camp = insert_product(&app, "campaign", "SMS").await;
+    let camp = ProductBuilder::campaign("SMS").create(&app).await;
     let (_, created) = json_of(
         app.post(&base("campaign", camp), &json!({"field_name": "Slogan", "field_type": "text"}), Some(&admin)).await,
     )
     .await;
     let id = created["field"]["id"].as_i64().unwrap();
-    let (_, order_item) = insert_order(&app, "campaign", camp).await;
-    sqlx::query("INSERT INTO dynamic_resource_submission (order_item_id, field_definition_id, text_value) VALUES ($1, $2, 'Vote!')")
-        .bind(order_item)
-        .bind(id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    let (_, order_item) = order_with_line(&app, ProductType::Campaign, camp).await;
+    ResourceSubmission::text(order_item, id, "Vote!").create(&app).await;
     let res = app.send(Method::DELETE, &field_path(id), &json!({}), Some(&admin)).await;
     assert_eq!(
         json_of(res).await,
@@ -392,7 +389,7 @@ async fn delete_with_submitted_values_is_refused() {
 async fn reorder_both_forms() {
     let app = spawn_app().await;
     let (_, admin) = app.user_token("admin1", "admin").await;
-    let pkg = insert_product(&app, "package", "Gold").await;
+    let pkg = ProductBuilder::package("Gold").create(&app).await;
     let mut ids = Vec::new();
     for name in ["A", "B", "C"] {
         let (_, created) = json_of(

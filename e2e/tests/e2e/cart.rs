@@ -1,27 +1,14 @@
-use e2e::{TestApp, spawn_app};
+use e2e::builders::ProductBuilder;
+use e2e::spawn_app;
 use reqwest::Method;
 use serde_json::{Value, json};
-
-async fn product(app: &TestApp, table: &str, name: &str, price: &str, active: bool) -> i64 {
-    let unit = if table == "campaign" { ", unit" } else { "" };
-    let unit_value = if table == "campaign" { ", 'per 1000'" } else { "" };
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO {table} (name, price, description, is_active{unit}) VALUES ($1, $2::numeric, 'd', $3{unit_value}) RETURNING id"
-    )))
-    .bind(name)
-    .bind(price)
-    .bind(active)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap()
-}
 
 #[tokio::test]
 async fn cart_add_merge_remove_clear_with_exact_bodies() {
     let app = spawn_app().await;
     let (_, token) = app.user_token("shopper", "user").await;
-    let pkg = product(&app, "package", "Kit", "4999.00", true).await;
-    let camp = product(&app, "campaign", "SMS", "0.50", true).await;
+    let pkg = ProductBuilder::package("Kit").price("4999.00").create(&app).await;
+    let camp = ProductBuilder::campaign("SMS").price("0.50").create(&app).await;
 
     let empty: Value = app.get("/api/cart/", Some(&token)).await.json().await.unwrap();
     assert_eq!(empty["items"], json!([]));
@@ -72,7 +59,7 @@ async fn cart_add_merge_remove_clear_with_exact_bodies() {
 async fn cart_bad_input_and_missing_things() {
     let app = spawn_app().await;
     let (_, token) = app.user_token("shopper", "user").await;
-    let inactive = product(&app, "package", "Old", "10.00", false).await;
+    let inactive = ProductBuilder::package("Old").price("10.00").inactive().create(&app).await;
     let res = app.post("/api/cart/add/", &json!({"item_type": "package", "item_id": inactive}), Some(&token)).await;
     assert_eq!(res.status(), 404);
     assert_eq!(res.json::<Value>().await.unwrap(), json!({"error": "Package not found"}));
@@ -99,7 +86,7 @@ async fn cart_bad_input_and_missing_things() {
     assert_eq!(res.json::<Value>().await.unwrap(), json!({"error": "Cart not found"}));
     assert_eq!(app.get("/api/cart/", None).await.status(), 401);
     // Another user's line is not theirs to remove.
-    let pkg = product(&app, "package", "Kit", "10.00", true).await;
+    let pkg = ProductBuilder::package("Kit").price("10.00").create(&app).await;
     let cart: Value = app
         .post("/api/cart/add/", &json!({"item_type": "package", "item_id": pkg}), Some(&token))
         .await

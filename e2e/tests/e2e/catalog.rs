@@ -1,3 +1,6 @@
+use common::catalog::ProductType;
+use common::orders::OrderStatus;
+use e2e::builders::{ImageBuilder, OrderBuilder};
 use e2e::{TestApp, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -170,17 +173,13 @@ async fn toggle_status_delete_and_the_pending_orders_rule() {
     assert_eq!(logs[0]["changes"], json!({"is_active": {"old": true, "new": false}}));
 
     let (uid, _) = app.user_token("buyer", "user").await;
-    let order: i64 = sqlx::query_scalar("INSERT INTO orders (user_id, order_number, total_amount, status) VALUES ($1, 'EC-1', 100, 'assigned') RETURNING id")
-        .bind(uid)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    sqlx::query("INSERT INTO order_item (order_id, product_type, product_id, quantity, price) VALUES ($1, 'package', $2, 1, 100)")
-        .bind(order)
-        .bind(id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    // The (now inactive) product at its ₹100.00 price, in an order being worked on.
+    OrderBuilder::for_user(uid)
+        .item(ProductType::Package, id, 1)
+        .number("EC-1")
+        .status(OrderStatus::Assigned)
+        .create(&app)
+        .await;
     let del = format!("/api/admin/products/package/{id}/delete/");
     let res = app.send(Method::DELETE, &del, &json!({}), Some(&token)).await;
     assert_eq!(res.status(), 400);
@@ -474,11 +473,11 @@ async fn deleting_a_product_removes_its_stored_images_through_the_media_worker()
     let thumb = app.cfg.media_dir.join("products/thumbs/abc123.jpg");
     std::fs::write(&image, b"png").unwrap();
     std::fs::write(&thumb, b"jpg").unwrap();
-    sqlx::query("INSERT INTO product_image (product_type, product_id, image, thumbnail, is_primary) VALUES ('package', $1, 'products/abc123.png', 'products/thumbs/abc123.jpg', true)")
-        .bind(id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    ImageBuilder::stored(ProductType::Package, id, "products/abc123.png")
+        .thumbnail("products/thumbs/abc123.jpg")
+        .primary()
+        .create(&app)
+        .await;
     let res =
         app.send(Method::DELETE, &format!("/api/admin/products/package/{id}/delete/"), &json!({}), Some(&token)).await;
     assert_eq!(res.status(), 204);

@@ -2,60 +2,35 @@
 //! status moves and the progress notifications, also under concurrent ticks.
 
 use api::routes::staff_checklist::checklist_json;
-use common::orders::checklist;
+use common::catalog::ProductType;
+use common::orders::{OrderStatus, PaymentStatus, checklist};
+use e2e::builders::{LegacyOrderBuilder, ProductBuilder, TemplateItemBuilder, UserBuilder};
 use e2e::{TestApp, spawn_app};
 use futures::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// Inserts a package or campaign; returns its id.
-async fn product(app: &TestApp, table: &str, name: &str) -> i64 {
-    let sql = match table {
-        "package" => "INSERT INTO package (name, price, description) VALUES ($1, 4999, 'd') RETURNING id",
-        _ => "INSERT INTO campaign (name, price, description) VALUES ($1, 999, 'd') RETURNING id",
-    };
-    sqlx::query_scalar(sql).bind(name).fetch_one(&app.pool).await.unwrap()
-}
-
 /// A customer with an optional phone number.
 async fn customer(app: &TestApp, username: &str, phone: Option<&str>) -> i64 {
-    let id = app.create_user(username, "pass-word-123", "user", "").await;
-    sqlx::query("UPDATE users SET phone_number = $2 WHERE id = $1")
-        .bind(id)
-        .bind(phone)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    id
+    UserBuilder::new(username).phone_opt(phone).create(app).await
 }
 
-/// An `assigned` order of `user` assigned to `staff` with lines `(product_type, product_id,
-/// quantity)`; returns its id.
-async fn order(app: &TestApp, user: i64, staff: Option<i64>, number: &str, lines: &[(&str, i64, i32)]) -> i64 {
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO orders (user_id, order_number, total_amount, status, payment_status, assigned_to_id)
-         VALUES ($1, $2, 4999, 'assigned', 'paid', $3) RETURNING id",
-    )
-    .bind(user)
-    .bind(number)
-    .bind(staff)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+/// An `assigned`, paid order of `user` assigned to `staff` with lines `(product_type, product_id,
+/// quantity)` at ₹4999.00, resources uploaded; returns its id. An imported row: the tests assert
+/// the exact status history and notifications that ticking causes, which an order made through
+/// `common` (its opening history row, the assignment's row and notification) would add to.
+async fn order(app: &TestApp, user: i64, staff: Option<i64>, number: &str, lines: &[(ProductType, i64, i32)]) -> i64 {
+    let mut order = LegacyOrderBuilder::for_user(user)
+        .number(number)
+        .total("4999")
+        .status(OrderStatus::Assigned)
+        .payment_status(PaymentStatus::Paid)
+        .assigned_to_opt(staff)
+        .resources_uploaded();
     for &(kind, product_id, quantity) in lines {
-        sqlx::query(
-            "INSERT INTO order_item (order_id, product_type, product_id, quantity, price, resources_uploaded)
-             VALUES ($1, $2, $3, $4, 4999, true)",
-        )
-        .bind(id)
-        .bind(kind)
-        .bind(product_id)
-        .bind(quantity)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+        order = order.line(kind, product_id, quantity, "4999");
     }
-    id
+    order.create(app).await
 }
 
 /// Builds (or finds) the order's checklist.
@@ -137,9 +112,16 @@ fn assert_ist(v: &Value) {
 async fn default_list_is_built_once_with_the_exact_texts() {
     let app = spawn_app().await;
     let voter = customer(&app, "voter", Some("9876543210")).await;
-    let kit = product(&app, "package", "Rally Kit").await;
-    let sms = product(&app, "campaign", "SMS Blast").await;
-    let id = order(&app, voter, None, "EC-20261129-AAAA0001", &[("package", kit, 2), ("campaign", sms, 1000)]).await;
+    let kit = ProductBuilder::package("Rally Kit").create(&app).await;
+    let sms = ProductBuilder::campaign("SMS Blast").create(&app).await;
+    let id = order(
+        &app,
+        voter,
+        None,
+        "EC-20261129-AAAA0001",
+        &[(ProductType::Package, kit, 2), (ProductType::Campaign, sms, 1000)],
+    )
+    .await;
 
     let checklist_id = ensure(&app, id).await;
     assert_eq!(ensure(&app, id).await, checklist_id, "a second call finds the same checklist");
@@ -192,7 +174,7 @@ async fn default_list_is_built_once_with_the_exact_texts() {
 
     // No phone → the username; a deleted product → "Unknown Product".
     let nophone = customer(&app, "no-phone", None).await;
-    let other = order(&app, nophone, None, "EC-20261129-AAAA0002", &[("package", 999_999, 3)]).await;
+    let other = order(&app, nophone, None, "EC-20261129-AAAA0002", &[(ProductType::Package, 999_999, 3)]).await;
     ensure(&app, other).await;
     let c = load(&app, other).await;
     assert_eq!(c.items[1].description, "Contact customer at no-phone to confirm order");
@@ -201,7 +183,7 @@ async fn default_list_is_built_once_with_the_exact_texts() {
     assert_eq!(c.items.len(), 12);
 
     // Two concurrent builds of one order: one checklist, one set of items.
-    let third = order(&app, voter, None, "EC-20261129-AAAA0003", &[("campaign", sms, 1)]).await;
+    let third = order(&app, voter, None, "EC-20261129-AAAA0003", &[(ProductType::Campaign, sms, 1)]).await;
     let (a, b) = tokio::join!(ensure(&app, third), ensure(&app, third));
     assert_eq!(a, b);
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM checklist_item WHERE checklist_id = $1")
@@ -217,31 +199,25 @@ async fn template_items_are_merged_across_products_and_sorted() {
     let app = spawn_app().await;
     let (staff, staff_token) = app.user_token("worker", "staff").await;
     let voter = customer(&app, "voter", Some("9876543210")).await;
-    let a = product(&app, "package", "Kit A").await;
-    let b = product(&app, "campaign", "Camp B").await;
-    let plain = product(&app, "package", "Plain").await;
-    let unrelated = product(&app, "package", "Unrelated").await;
+    let a = ProductBuilder::package("Kit A").create(&app).await;
+    let b = ProductBuilder::campaign("Camp B").create(&app).await;
+    let plain = ProductBuilder::package("Plain").create(&app).await;
+    let unrelated = ProductBuilder::package("Unrelated").create(&app).await;
     let mut ids = std::collections::HashMap::new();
     for (kind, pid, name, position, optional) in [
-        ("package", a, "A1", 2, false),
-        ("package", a, "A0", 0, false),
-        ("package", a, "A-optional", 1, true),
-        ("campaign", b, "B1", 1, false),
-        ("campaign", b, "B0", 0, false),
-        ("package", unrelated, "Elsewhere", 0, false),
+        (ProductType::Package, a, "A1", 2, false),
+        (ProductType::Package, a, "A0", 0, false),
+        (ProductType::Package, a, "A-optional", 1, true),
+        (ProductType::Campaign, b, "B1", 1, false),
+        (ProductType::Campaign, b, "B0", 0, false),
+        (ProductType::Package, unrelated, "Elsewhere", 0, false),
     ] {
-        let id: i64 = sqlx::query_scalar(
-            r#"INSERT INTO checklist_template_item (product_type, product_id, name, description, "order", is_optional)
-               VALUES ($1, $2, $3, 'explained', $4, $5) RETURNING id"#,
-        )
-        .bind(kind)
-        .bind(pid)
-        .bind(name)
-        .bind(position)
-        .bind(optional)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+        let id = TemplateItemBuilder::new(kind, pid, name)
+            .description("explained")
+            .order(position)
+            .optional(optional)
+            .create(&app)
+            .await;
         ids.insert(name, id);
     }
     let id = order(
@@ -249,7 +225,7 @@ async fn template_items_are_merged_across_products_and_sorted() {
         voter,
         Some(staff),
         "EC-20261129-BBBB0001",
-        &[("package", a, 1), ("campaign", b, 5), ("package", plain, 1)],
+        &[(ProductType::Package, a, 1), (ProductType::Campaign, b, 5), (ProductType::Package, plain, 1)],
     )
     .await;
     ensure(&app, id).await;
@@ -321,9 +297,9 @@ async fn ticking_moves_the_order_and_notifies_each_threshold_once() {
         .await
         .unwrap();
     let voter = customer(&app, "voter", Some("9876543210")).await;
-    let kit = product(&app, "package", "Kit").await;
+    let kit = ProductBuilder::package("Kit").create(&app).await;
     let number = "EC-20261129-CCCC0001";
-    let id = order(&app, voter, Some(staff), number, &[("package", kit, 1)]).await;
+    let id = order(&app, voter, Some(staff), number, &[(ProductType::Package, kit, 1)]).await;
     ensure(&app, id).await;
     let items: Vec<i64> = load(&app, id).await.items.iter().map(|i| i.id).collect();
     assert_eq!(items.len(), 12);
@@ -459,9 +435,9 @@ async fn concurrent_ticks_serialize_and_notify_each_threshold_once() {
     let (boss2, _) = app.user_token("boss2", "admin").await;
     let (staff, staff_token) = app.user_token("worker", "staff").await;
     let voter = customer(&app, "voter", None).await;
-    let kit = product(&app, "package", "Kit").await;
+    let kit = ProductBuilder::package("Kit").create(&app).await;
     let number = "EC-20261129-DDDD0001";
-    let id = order(&app, voter, Some(staff), number, &[("package", kit, 1)]).await;
+    let id = order(&app, voter, Some(staff), number, &[(ProductType::Package, kit, 1)]).await;
     ensure(&app, id).await;
     let items: Vec<i64> = load(&app, id).await.items.iter().map(|i| i.id).collect();
     assert_eq!(items.len(), 12);

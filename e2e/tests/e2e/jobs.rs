@@ -209,6 +209,7 @@ async fn open_jobs(app: &TestApp) -> i64 {
 async fn a_nine_thousand_job_backlog_left_while_workers_were_down_drains_once_they_start() {
     // The API (with its dispatcher) runs; no worker does.
     let api = TestAppBuilder::new().spawn().await;
+    // Bulk synthetic no-op jobs on purpose: this tests the queue machinery, not `jobs::enqueue`.
     sqlx::query(
         "INSERT INTO job (queue, kind, payload) SELECT 'maintenance', 'noop_for_test', '{}' FROM generate_series(1, 9000)",
     )
@@ -275,6 +276,7 @@ async fn a_nine_thousand_job_backlog_left_while_workers_were_down_drains_once_th
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_queued_job_is_pushed_again_only_when_redis_lost_it() {
     let app = TestAppBuilder::new().var("API_RUNS_DISPATCHER", "false").spawn().await;
+    // Bulk synthetic no-op jobs on purpose: this tests the queue machinery, not `jobs::enqueue`.
     sqlx::query(
         "INSERT INTO job (queue, kind, payload) SELECT 'maintenance', 'noop_for_test', '{}' FROM generate_series(1, 3)",
     )
@@ -310,6 +312,7 @@ async fn a_stale_queued_job_is_pushed_again_only_when_redis_lost_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finished_jobs_leave_no_data_in_redis() {
     let app = TestAppBuilder::new().with_worker().spawn().await;
+    // Bulk synthetic no-op jobs on purpose: this tests the queue machinery, not `jobs::enqueue`.
     sqlx::query("INSERT INTO job (queue, kind, payload) SELECT 'maintenance', 'noop_for_test', '{\"secret\": \"s3cr3t\"}' FROM generate_series(1, 50)")
         .execute(&app.pool)
         .await

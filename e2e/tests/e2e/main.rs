@@ -7,6 +7,7 @@ mod accounts;
 mod admin_checklists;
 mod admin_resource_fields;
 mod auth_tokens;
+mod builders;
 mod cart;
 mod catalog;
 mod checklists;

@@ -1,4 +1,5 @@
 use common::notifications::notify_user;
+use e2e::builders::{NotificationBuilder, OrderBuilder};
 use e2e::{TestApp, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -50,13 +51,7 @@ async fn notifications_exact_bodies_own_only_filter_and_marking() {
     let app = spawn_app().await;
     let (alice, alice_token) = app.user_token("alice", "admin").await;
     let (bob, bob_token) = app.user_token("bob", "staff").await;
-    let order: i64 = sqlx::query_scalar(
-        "INSERT INTO orders (user_id, order_number, total_amount) VALUES ($1, 'EC-20251103-ABCDEF12', 4999.00) RETURNING id",
-    )
-    .bind(bob)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let order = OrderBuilder::for_user(bob).number("EC-20251103-ABCDEF12").create(&app).await;
 
     let system = notify(&app, alice, "system", "Welcome", "Hello there", None).await;
     let about_order =
@@ -175,15 +170,16 @@ async fn notifications_paged_newest_first_with_links() {
     let (dave, _) = app.user_token("dave", "user").await;
     // 25 for carol, N1 oldest … N25 newest (ids in the opposite order to be sure time decides),
     // and a few for dave that must not be counted.
-    sqlx::query(
-        "INSERT INTO notification (user_id, notification_type, title, message, created_at)
-         SELECT $1, 'system', 'N' || i, 'm', TIMESTAMPTZ '2025-01-01 00:00:00Z' + i * INTERVAL '1 minute'
-         FROM generate_series(25, 1, -1) AS i",
-    )
-    .bind(carol)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z").unwrap().to_utc();
+    for i in (1..=25).rev() {
+        NotificationBuilder::for_user(carol)
+            .kind("system")
+            .title(&format!("N{i}"))
+            .message("m")
+            .created_at(start + chrono::Duration::minutes(i))
+            .create(&app)
+            .await;
+    }
     for _ in 0..3 {
         notify(&app, dave, "system", "D", "m", None).await;
     }

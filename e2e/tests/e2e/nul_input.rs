@@ -2,11 +2,12 @@
 //! and every such request was a 500. Now: a body field → the endpoint's usual 400 and nothing
 //! written; a search or filter value → matches nothing.
 
+use e2e::builders::ProductBuilder;
 use e2e::{TestApp, spawn_app};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::shop::{place, product};
+use crate::shop::{SAC, place};
 
 async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
     let res = app.get(path, Some(token)).await;
@@ -19,7 +20,7 @@ async fn a_nul_in_a_search_or_filter_matches_nothing() {
     let app = spawn_app().await;
     let (_, admin) = app.user_token("admin1", "admin").await;
     let (_, customer) = app.user_token("ab-customer", "user").await;
-    product(&app, "package", "ab Rally Kit", "100.00", "18").await;
+    ProductBuilder::package("ab Rally Kit").price("100.00").gst_rate("18").hsn_sac(SAC).create(&app).await;
     for (path, token, empty) in [
         ("/api/admin/search/?q=ab%00", &admin, json!({"orders": [], "users": [], "products": [], "staff": []})),
         ("/api/admin/products/?search=a%00", &admin, json!([])),
@@ -88,7 +89,7 @@ async fn a_nul_in_a_body_field_is_that_endpoints_400_and_writes_nothing() {
     assert_eq!(res.status(), 422);
 
     // Nested (manual order customer) and a list of strings.
-    let pkg = product(&app, "package", "Rally Kit", "100.00", "18").await;
+    let pkg = ProductBuilder::package("Rally Kit").price("100.00").gst_rate("18").hsn_sac(SAC).create(&app).await;
     let res = app
         .post(
             "/api/admin/orders/manual/",

@@ -1,11 +1,13 @@
 //! The order desk (API.md §4.6, §4.7 lists, §5, §7.1, §7.2): lists, manual orders, offline
 //! payments, status changes, assignment, roles.
 
+use common::orders::Actor;
+use e2e::builders::{ProductBuilder, record_history};
 use e2e::{TestApp, TestAppBuilder};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::shop::{count, place, product};
+use crate::shop::{SAC, count, place};
 
 async fn notifications(app: &TestApp, user: i64) -> Vec<(String, String, Option<i64>)> {
     sqlx::query_as("SELECT notification_type, message, order_id FROM notification WHERE user_id = $1 ORDER BY id")
@@ -31,8 +33,8 @@ async fn manual_orders_find_or_create_the_customer_and_record_the_first_payment(
     let (_, admin) = app.user_token("boss", "admin").await;
     let (staff_id, staff) = app.user_token("ravi", "staff").await;
     set_names(&app, staff_id, "Ravi", "9000000001").await;
-    let pkg = product(&app, "package", "Rally Kit", "4999.00", "18").await;
-    let camp = product(&app, "campaign", "Voice Calls", "0.50", "18").await;
+    let pkg = ProductBuilder::package("Rally Kit").price("4999.00").gst_rate("18").hsn_sac(SAC).create(&app).await;
+    let camp = ProductBuilder::campaign("Voice Calls").price("0.50").gst_rate("18").hsn_sac(SAC).create(&app).await;
 
     // The admin app's form: payment_status "unpaid", an item `price` key, email "" (§5 #8, #16).
     let body = json!({
@@ -371,13 +373,7 @@ async fn status_payment_status_and_assignment_changes() {
 
     // A payment applied by the service shows the System actor (§5 #19).
     let id2 = place(&app, &token).await["order_id"].as_i64().unwrap();
-    sqlx::query(
-        "INSERT INTO order_status_history (order_id, old_status, new_status, reason) VALUES ($1, 'pending_payment', 'pending_resources', 'Payment received')",
-    )
-    .bind(id2)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    record_history(&app, id2, "pending_payment", "pending_resources", Actor::System, "Payment received").await;
     let history: Value =
         app.get(&format!("/api/admin/orders/{id2}/status-history/"), Some(&admin)).await.json().await.unwrap();
     assert_eq!(
@@ -493,9 +489,9 @@ async fn customer_search_products_for_order_and_the_top_bar_search() {
     let app = TestAppBuilder::new().spawn().await;
     let (_, admin) = app.user_token("boss", "admin").await;
     let (staff_id, staff) = app.user_token("ravi", "staff").await;
-    let pkg = product(&app, "package", "Rally Kit", "4999.00", "18").await;
-    let camp = product(&app, "campaign", "Rally Calls", "0.50", "18").await;
-    product(&app, "package", "Old Kit", "10.00", "18").await;
+    let pkg = ProductBuilder::package("Rally Kit").price("4999.00").gst_rate("18").hsn_sac(SAC).create(&app).await;
+    let camp = ProductBuilder::campaign("Rally Calls").price("0.50").gst_rate("18").hsn_sac(SAC).create(&app).await;
+    ProductBuilder::package("Old Kit").price("10.00").gst_rate("18").hsn_sac(SAC).create(&app).await;
     sqlx::query("UPDATE package SET is_active = false WHERE name = 'Old Kit'").execute(&app.pool).await.unwrap();
     let body = json!({"customer": {"name": "Asha", "phone": "9876543210"},
                       "items": [{"product_type": "package", "product_id": pkg}], "order_source": "walk_in"});
@@ -589,7 +585,7 @@ async fn billing_can_change_until_the_invoice_is_numbered() {
 async fn manual_order_payments_recompute_through_unpaid_partial_paid_and_overwrite_refunded() {
     let app = TestAppBuilder::new().spawn().await;
     let (_, admin) = app.user_token("boss", "admin").await;
-    let pkg = product(&app, "package", "Kit", "3000.00", "18").await;
+    let pkg = ProductBuilder::package("Kit").price("3000.00").gst_rate("18").hsn_sac(SAC).create(&app).await;
     let manual = |status: &str| {
         json!({"customer": {"name": "Asha", "phone": "9876543210"}, "items": [{"product_type": "package", "product_id": pkg}],
                "order_source": "walk_in", "payment_status": status})
@@ -811,7 +807,7 @@ async fn a_manual_order_cannot_take_over_an_account_by_its_phone() {
         .unwrap();
     let (staff_id, staff) = app.user_token("ravi", "staff").await;
     set_names(&app, staff_id, "Ravi", "+919000000001").await;
-    let pkg = product(&app, "package", "Rally Kit", "4999.00", "18").await;
+    let pkg = ProductBuilder::package("Rally Kit").price("4999.00").gst_rate("18").hsn_sac(SAC).create(&app).await;
     let orders =
         || async { sqlx::query_scalar::<_, i64>("SELECT count(*) FROM orders").fetch_one(&app.pool).await.unwrap() };
     let orders_before = orders().await;

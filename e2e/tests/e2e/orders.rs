@@ -1,10 +1,11 @@
 //! Customer orders (API.md §4.5, §6, §7.3, §9.5): checkout against the fake Razorpay.
 
 use e2e::TestAppBuilder;
+use e2e::builders::ProductBuilder;
 use e2e::razorpay::FakeRazorpay;
 use serde_json::{Value, json};
 
-use crate::shop::{add, callback, count, place, product};
+use crate::shop::{SAC, add, callback, count, place};
 
 #[tokio::test]
 async fn checkout_creates_the_razorpay_order_and_verifies_the_payment() {
@@ -22,8 +23,8 @@ async fn checkout_creates_the_razorpay_order_and_verifies_the_payment() {
     assert_eq!(res.status(), 400);
     assert_eq!(res.json::<Value>().await.unwrap(), json!({"error": "Cart is empty"}));
 
-    let pkg = product(&app, "package", "Kit", "4999.00", "18").await;
-    let camp = product(&app, "campaign", "SMS", "0.50", "18").await;
+    let pkg = ProductBuilder::package("Kit").price("4999.00").gst_rate("18").hsn_sac(SAC).create(&app).await;
+    let camp = ProductBuilder::campaign("SMS").price("0.50").gst_rate("18").hsn_sac(SAC).create(&app).await;
     add(&app, &token, "package", pkg, 2).await;
     add(&app, &token, "campaign", camp, 1000).await;
     let res = app.post("/api/orders/create/", &json!({}), Some(&token)).await;
@@ -180,7 +181,7 @@ async fn razorpay_down_or_slow_at_create_gives_502_keeps_the_cart_and_no_order()
     let fake = FakeRazorpay::start().await;
     let app = TestAppBuilder::new().razorpay(&fake).spawn().await;
     let (_, token) = app.user_token("buyer", "user").await;
-    let pkg = product(&app, "package", "Kit", "4999.00", "18").await;
+    let pkg = ProductBuilder::package("Kit").price("4999.00").gst_rate("18").hsn_sac(SAC).create(&app).await;
     add(&app, &token, "package", pkg, 1).await;
 
     fake.set_down(true);
@@ -212,7 +213,7 @@ async fn idempotency_key_replays_the_first_response() {
     let fake = FakeRazorpay::start().await;
     let app = TestAppBuilder::new().razorpay(&fake).spawn().await;
     let (_, token) = app.user_token("buyer", "user").await;
-    let pkg = product(&app, "package", "Kit", "100.00", "18").await;
+    let pkg = ProductBuilder::package("Kit").price("100.00").gst_rate("18").hsn_sac(SAC).create(&app).await;
     add(&app, &token, "package", pkg, 1).await;
 
     let send = |key: &'static str, body: Value| {
@@ -260,9 +261,9 @@ async fn gst_is_split_per_line_half_up_intra_and_inter_state() {
     let app = TestAppBuilder::new().razorpay(&fake).var("SELLER_STATE_CODE", "29").spawn().await;
     let (_, token) = app.user_token("buyer", "user").await;
     // ₹100.00 at 18 % incl.: taxable 10000×100/118 = 8474.58 → 8475, tax 1525, CGST 762.5 → 763, SGST 762.
-    let a = product(&app, "package", "A", "100.00", "18").await;
+    let a = ProductBuilder::package("A").price("100.00").gst_rate("18").hsn_sac(SAC).create(&app).await;
     // ₹0.50 × 3 at 5 % incl.: taxable 150×100/105 = 142.857 → 143, tax 7, CGST 3.5 → 4, SGST 3.
-    let b = product(&app, "campaign", "B", "0.50", "5").await;
+    let b = ProductBuilder::campaign("B").price("0.50").gst_rate("5").hsn_sac(SAC).create(&app).await;
 
     add(&app, &token, "package", a, 1).await;
     add(&app, &token, "campaign", b, 3).await;
@@ -329,8 +330,8 @@ async fn prices_before_gst_add_the_tax_on_top() {
     let app = TestAppBuilder::new().razorpay(&fake).var("PRICES_INCLUDE_GST", "false").spawn().await;
     let (_, token) = app.user_token("buyer", "user").await;
     // ₹0.10 × 1 at 5 %: tax 0.5 paise → 1 (half-up); ₹100.00 at 18 %: 1800.
-    let a = product(&app, "campaign", "A", "0.10", "5").await;
-    let b = product(&app, "package", "B", "100.00", "18").await;
+    let a = ProductBuilder::campaign("A").price("0.10").gst_rate("5").hsn_sac(SAC).create(&app).await;
+    let b = ProductBuilder::package("B").price("100.00").gst_rate("18").hsn_sac(SAC).create(&app).await;
     add(&app, &token, "campaign", a, 1).await;
     add(&app, &token, "package", b, 1).await;
     let body: Value = app.post("/api/orders/create/", &json!({}), Some(&token)).await.json().await.unwrap();
@@ -346,7 +347,7 @@ async fn prices_before_gst_add_the_tax_on_top() {
 async fn the_eleventh_order_in_an_hour_is_rate_limited() {
     let app = TestAppBuilder::new().spawn().await;
     let (_, token) = app.user_token("buyer", "user").await;
-    let pkg = product(&app, "package", "Kit", "10.00", "18").await;
+    let pkg = ProductBuilder::package("Kit").price("10.00").gst_rate("18").hsn_sac(SAC).create(&app).await;
     for n in 0..10 {
         add(&app, &token, "package", pkg, 1).await;
         let res = app.post("/api/orders/create/", &json!({}), Some(&token)).await;

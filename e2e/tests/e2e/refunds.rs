@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
+use common::orders::admin::records::PaymentMethod;
 use common::orders::reconcile;
 use common::razorpay::Razorpay;
+use e2e::builders::PaymentBuilder;
 use e2e::razorpay::FakeRazorpay;
 use e2e::{TestApp, TestAppBuilder};
 use reqwest::Method;
@@ -113,15 +115,7 @@ async fn offline_refunds_are_processed_at_once_and_replayed_by_key() {
     let (admin_id, admin) = app.user_token("boss", "admin").await;
     let id = place(&app, &token).await["order_id"].as_i64().unwrap();
     // Paid in cash at the counter.
-    sqlx::query(
-        "INSERT INTO payment_record (order_id, amount, payment_method, recorded_by_id) VALUES ($1, 4999.00, 'cash', $2)",
-    )
-    .bind(id)
-    .bind(admin_id)
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    sqlx::query("UPDATE orders SET payment_status = 'paid' WHERE id = $1").bind(id).execute(&app.pool).await.unwrap();
+    PaymentBuilder::for_order(id).amount("4999.00").method(PaymentMethod::Cash).by(admin_id).create(&app).await;
 
     let path = format!("/api/admin/orders/{id}/refund/");
     let res = app.post(&path, &json!({"method": "razorpay"}), Some(&admin)).await;
@@ -304,17 +298,17 @@ async fn each_razorpay_payment_of_an_order_is_refunded_against_its_own_id() {
 async fn without_razorpay_a_razorpay_payment_is_never_silently_refunded_offline() {
     let app = TestAppBuilder::new().spawn().await;
     let (_, token) = app.user_token("buyer", "user").await;
-    let (_, admin) = app.user_token("boss", "admin").await;
+    let (admin_id, admin) = app.user_token("boss", "admin").await;
     let id = place(&app, &token).await["order_id"].as_i64().unwrap();
-    sqlx::query(
-        "INSERT INTO payment_record (order_id, amount, payment_method, payment_reference, notes)
-         VALUES ($1, 4999.00, 'razorpay', 'pay_E2E00000000007', 'Razorpay payment (webhook)')",
-    )
-    .bind(id)
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    sqlx::query("UPDATE orders SET payment_status = 'paid' WHERE id = $1").bind(id).execute(&app.pool).await.unwrap();
+    // A Razorpay payment recorded while Razorpay was configured.
+    PaymentBuilder::for_order(id)
+        .amount("4999.00")
+        .method(PaymentMethod::Razorpay)
+        .reference("pay_E2E00000000007")
+        .notes("Razorpay payment (webhook)")
+        .by(admin_id)
+        .create(&app)
+        .await;
 
     let path = format!("/api/admin/orders/{id}/refund/");
     for body in [json!({"reason": "cancelled"}), json!({"method": "razorpay"}), json!({"amount": "10.00"})] {

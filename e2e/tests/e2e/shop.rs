@@ -1,23 +1,12 @@
-//! Helpers of the order and payment tests: products, a filled cart, a placed and a paid order.
+//! Helpers of the order and payment tests: a filled cart, a placed and a paid order.
 
 use e2e::TestApp;
+use e2e::builders::ProductBuilder;
 use e2e::razorpay::FakeRazorpay;
 use serde_json::{Value, json};
 
-/// Inserts a product (`package` or `campaign`) with a price and a GST rate; returns its id.
-pub async fn product(app: &TestApp, table: &str, name: &str, price: &str, gst_rate: &str) -> i64 {
-    let (unit, unit_value) = if table == "campaign" { (", unit", ", 'per 1000'") } else { ("", "") };
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO {table} (name, price, description, gst_rate, hsn_sac{unit})
-         VALUES ($1, $2::numeric, 'd', $3::numeric, '998361'{unit_value}) RETURNING id"
-    )))
-    .bind(name)
-    .bind(price)
-    .bind(gst_rate)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap()
-}
+/// The SAC code of the shop's products (advertising services).
+pub const SAC: &str = "998361";
 
 /// Adds a line to the user's cart.
 pub async fn add(app: &TestApp, token: &str, item_type: &str, id: i64, quantity: i64) {
@@ -29,7 +18,8 @@ pub async fn add(app: &TestApp, token: &str, item_type: &str, id: i64, quantity:
 
 /// Places an order of one ₹4999.00 package (18 % GST); returns the create response body.
 pub async fn place(app: &TestApp, token: &str) -> Value {
-    let pkg = product(app, "package", &format!("Kit {}", uuid::Uuid::new_v4().simple()), "4999.00", "18").await;
+    let name = format!("Kit {}", uuid::Uuid::new_v4().simple());
+    let pkg = ProductBuilder::package(&name).price("4999.00").gst_rate("18").hsn_sac(SAC).create(app).await;
     add(app, token, "package", pkg, 1).await;
     let res = app.post("/api/orders/create/", &json!({}), Some(token)).await;
     assert_eq!(res.status(), 201);

@@ -1,3 +1,5 @@
+use common::catalog::ProductType;
+use e2e::builders::{LegacyOrderBuilder, OrderBuilder, ProductBuilder};
 use e2e::spawn_app;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -41,11 +43,9 @@ async fn list_filters_and_counts() {
         .execute(&app.pool)
         .await
         .unwrap();
-    sqlx::query("INSERT INTO orders (user_id, order_number, total_amount) VALUES ($1, 'EC-20261129-AAAA0001', 10), ($1, 'EC-20261129-AAAA0002', 20)")
-        .bind(cust)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    for number in ["EC-20261129-AAAA0001", "EC-20261129-AAAA0002"] {
+        OrderBuilder::for_user(cust).number(number).create(&app).await;
+    }
     let all: Vec<Value> = app.get("/api/auth/users/", Some(&admin)).await.json().await.unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(all[0]["username"], "kumar", "newest first");
@@ -213,22 +213,16 @@ async fn the_rule_counts_active_admins_only() {
 #[tokio::test]
 async fn a_user_with_paid_orders_is_not_deleted() {
     let app = spawn_app().await;
-    let (_, admin) = app.user_token("admin1", "admin").await;
+    let (admin_id, admin) = app.user_token("admin1", "admin").await;
+    let kit = ProductBuilder::package("Kit").price("100.00").create(&app).await;
     let paid = app.create_user("paying", "pass-word-123", "user", "").await;
-    let order: i64 = sqlx::query_scalar(
-        "INSERT INTO orders (user_id, order_number, total_amount) VALUES ($1, 'EC-20261204-AAAA0001', 100) RETURNING id",
-    )
-    .bind(paid)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO payment_record (order_id, amount, payment_method, payment_reference) VALUES ($1, 100, 'cash', '')",
-    )
-    .bind(order)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    let order = OrderBuilder::for_user(paid)
+        .item(ProductType::Package, kit, 1)
+        .number("EC-20261204-AAAA0001")
+        .paid()
+        .by(admin_id)
+        .create(&app)
+        .await;
     let res = app.send(Method::DELETE, &format!("/api/auth/users/{paid}/"), &json!({}), Some(&admin)).await;
     assert_eq!(res.status(), 400);
     assert_eq!(
@@ -248,23 +242,18 @@ async fn a_user_with_paid_orders_is_not_deleted() {
 
     // An issued invoice alone (an order marked paid without a record) also keeps the user.
     let invoiced = app.create_user("invoiced", "pass-word-123", "user", "").await;
-    sqlx::query(
-        "INSERT INTO orders (user_id, order_number, total_amount, invoice_number) VALUES ($1, 'EC-20261204-AAAA0002', 100, 'ECT/26-27/00001')",
-    )
-    .bind(invoiced)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    LegacyOrderBuilder::for_user(invoiced)
+        .number("EC-20261204-AAAA0002")
+        .total("100")
+        .invoice_number("ECT/26-27/00001")
+        .create(&app)
+        .await;
     let res = app.send(Method::DELETE, &format!("/api/auth/users/{invoiced}/"), &json!({}), Some(&admin)).await;
     assert_eq!(res.status(), 400);
 
     // A user whose orders were never paid is deleted with them, as before.
     let unpaid = app.create_user("browsing", "pass-word-123", "user", "").await;
-    sqlx::query("INSERT INTO orders (user_id, order_number, total_amount) VALUES ($1, 'EC-20261204-AAAA0003', 100)")
-        .bind(unpaid)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    OrderBuilder::for_user(unpaid).item(ProductType::Package, kit, 1).number("EC-20261204-AAAA0003").create(&app).await;
     let res = app.send(Method::DELETE, &format!("/api/auth/users/{unpaid}/"), &json!({}), Some(&admin)).await;
     assert_eq!(res.status(), 200);
     let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE user_id = $1")
