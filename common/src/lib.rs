@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod deploy_check;
 pub mod gst;
+pub mod invoice;
 pub mod jobs;
 pub mod kv;
 pub mod mail;

@@ -1,0 +1,220 @@
+//! The two faces the invoice uses (DejaVu Sans and DejaVu Sans Bold, shipped in
+//! `common/assets/fonts/`, embedded at compile time), parsed once per process, and text
+//! measurement from their glyph advances: widths, ellipsis and word wrapping.
+
+use std::sync::OnceLock;
+
+use printpdf::{FontId, ParsedFont, PdfFont};
+
+use super::RenderError;
+
+const REGULAR_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+const BOLD_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+
+/// The ellipsis that ends a cut text.
+pub const ELLIPSIS: char = '…';
+
+/// A face of the invoice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Face {
+    /// DejaVu Sans.
+    Regular,
+    /// DejaVu Sans Bold.
+    Bold,
+}
+
+impl Face {
+    /// The PDF resource name. Its first six letters are also the subset tag printpdf writes in
+    /// front of the font name (`ECREGU+DejaVuSans`), so both are six capitals and distinct.
+    pub fn resource_name(self) -> &'static str {
+        match self {
+            Face::Regular => "ECREGU",
+            Face::Bold => "ECBOLD",
+        }
+    }
+
+    /// The printpdf font id.
+    pub fn id(self) -> FontId {
+        FontId(self.resource_name().to_owned())
+    }
+}
+
+/// A parsed face and what measuring needs.
+pub struct LoadedFace {
+    /// The parsed font, with its source bytes for subsetting.
+    pub font: ParsedFont,
+    units_per_em: u32,
+}
+
+impl LoadedFace {
+    fn parse(bytes: &[u8], name: &str) -> Result<LoadedFace, String> {
+        let font = ParsedFont::from_bytes(bytes, 0, &mut Vec::new()).ok_or_else(|| format!("cannot parse {name}"))?;
+        let units_per_em = u32::from(font.pdf_font_metrics.units_per_em);
+        if units_per_em == 0 {
+            return Err(format!("{name} has no units per em"));
+        }
+        if font.lookup_glyph_index(u32::from('₹')).is_none() {
+            return Err(format!("{name} has no ₹ glyph"));
+        }
+        Ok(LoadedFace { font, units_per_em })
+    }
+
+    /// The advance of `c` in thousandths of an em, truncated exactly as printpdf writes the
+    /// font's `/W` widths, so a measured width is the width the viewer draws. A character the
+    /// font lacks is drawn (and measured) as `.notdef`.
+    fn advance_milli(&self, c: char) -> u32 {
+        let gid = self.font.lookup_glyph_index(u32::from(c)).unwrap_or(0);
+        u32::from(self.font.get_horizontal_advance(gid)) * 1000 / self.units_per_em
+    }
+
+    /// Width of `text` at `size` points, in points.
+    pub fn width(&self, text: &str, size: f32) -> f32 {
+        let milli: u32 = text.chars().map(|c| self.advance_milli(c)).sum();
+        milli as f32 * size / 1000.0
+    }
+}
+
+/// Both faces.
+pub struct Fonts {
+    regular: LoadedFace,
+    bold: LoadedFace,
+}
+
+impl Fonts {
+    /// The faces, parsed on first use (a few milliseconds) and kept for the process.
+    pub fn get() -> Result<&'static Fonts, RenderError> {
+        static FONTS: OnceLock<Result<Fonts, String>> = OnceLock::new();
+        FONTS
+            .get_or_init(|| {
+                Ok(Fonts {
+                    regular: LoadedFace::parse(REGULAR_TTF, "DejaVuSans.ttf")?,
+                    bold: LoadedFace::parse(BOLD_TTF, "DejaVuSans-Bold.ttf")?,
+                })
+            })
+            .as_ref()
+            .map_err(|e| RenderError::Font(e.clone()))
+    }
+
+    /// One face.
+    pub fn face(&self, face: Face) -> &LoadedFace {
+        match face {
+            Face::Regular => &self.regular,
+            Face::Bold => &self.bold,
+        }
+    }
+
+    /// Width of `text` in `face` at `size` points.
+    pub fn width(&self, face: Face, size: f32, text: &str) -> f32 {
+        self.face(face).width(text, size)
+    }
+
+    /// The printpdf fonts to register, under their fixed ids (fixed ids keep re-renders
+    /// byte-identical; printpdf's own ids are random).
+    pub fn pdf_fonts(&self) -> [(FontId, PdfFont); 2] {
+        [
+            (Face::Regular.id(), PdfFont::new(self.regular.font.clone())),
+            (Face::Bold.id(), PdfFont::new(self.bold.font.clone())),
+        ]
+    }
+
+    /// `text` if it fits in `max` points, else its longest prefix that fits followed by `…`
+    /// (just `…`, or nothing, when even that does not fit).
+    pub fn ellipsize(&self, face: Face, size: f32, max: f32, text: &str) -> String {
+        let f = self.face(face);
+        if f.width(text, size) <= max {
+            return text.to_owned();
+        }
+        let budget = max - f.width(&ELLIPSIS.to_string(), size);
+        if budget < 0.0 {
+            return String::new();
+        }
+        let mut used = 0.0;
+        let mut out = String::new();
+        for c in text.chars() {
+            let w = f.advance_milli(c) as f32 * size / 1000.0;
+            if used + w > budget {
+                break;
+            }
+            used += w;
+            out.push(c);
+        }
+        let mut out = out.trim_end().to_owned();
+        out.push(ELLIPSIS);
+        out
+    }
+
+    /// The font size at which `text` fits in `max` points: `size`, or smaller (never below
+    /// `min`). Used for amounts, which are shrunk rather than cut.
+    pub fn fit_size(&self, face: Face, size: f32, min: f32, max: f32, text: &str) -> f32 {
+        let w = self.width(face, size, text);
+        // A hair under the exact ratio, so rounding never leaves the text a hair too wide.
+        if w <= max || w <= 0.0 { size } else { (size * max / w * 0.999).max(min) }
+    }
+
+    /// `text` broken into lines of at most `max` points, at spaces (a word longer than a line is
+    /// broken anywhere), keeping explicit line breaks; at most `max_lines` lines, the last one
+    /// ending in `…` when text was left out. Blank lines are dropped.
+    pub fn wrap(&self, face: Face, size: f32, max: f32, text: &str, max_lines: usize) -> Vec<String> {
+        let mut lines: Vec<String> = Vec::new();
+        let mut truncated = false;
+        'paragraphs: for paragraph in text.lines() {
+            let mut current = String::new();
+            for word in paragraph.split_whitespace() {
+                let candidate = if current.is_empty() { word.to_owned() } else { format!("{current} {word}") };
+                if self.width(face, size, &candidate) <= max {
+                    current = candidate;
+                    continue;
+                }
+                if !current.is_empty() {
+                    lines.push(std::mem::take(&mut current));
+                    if lines.len() == max_lines {
+                        truncated = true;
+                        break 'paragraphs;
+                    }
+                }
+                // The word alone: break it where it overflows.
+                let mut rest = word;
+                while self.width(face, size, rest) > max {
+                    let cut = self.fitting_prefix_len(face, size, max, rest);
+                    lines.push(rest[..cut].to_owned());
+                    rest = &rest[cut..];
+                    if lines.len() == max_lines {
+                        truncated = true;
+                        break 'paragraphs;
+                    }
+                }
+                current = rest.to_owned();
+            }
+            if !current.is_empty() {
+                if lines.len() == max_lines {
+                    truncated = true;
+                    break;
+                }
+                lines.push(current);
+            }
+        }
+        if truncated && let Some(last) = lines.last_mut() {
+            let marked = format!("{last}{ELLIPSIS}");
+            *last = self.ellipsize(face, size, max, &marked);
+            if !last.ends_with(ELLIPSIS) {
+                last.push(ELLIPSIS);
+            }
+        }
+        lines
+    }
+
+    /// Byte length of the longest prefix of `text` (at least one character) that fits in `max`.
+    fn fitting_prefix_len(&self, face: Face, size: f32, max: f32, text: &str) -> usize {
+        let f = self.face(face);
+        let mut used = 0.0;
+        let mut end = 0;
+        for (i, c) in text.char_indices() {
+            used += f.advance_milli(c) as f32 * size / 1000.0;
+            if used > max && i > 0 {
+                return i;
+            }
+            end = i + c.len_utf8();
+        }
+        end
+    }
+}
