@@ -288,6 +288,20 @@ impl TestApp {
         self.send(reqwest::Method::POST, path, body, token).await
     }
 
+    /// POST a multipart form with an optional Bearer token.
+    pub async fn post_multipart(
+        &self,
+        path: &str,
+        form: reqwest::multipart::Form,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self.client.post(self.url(path)).multipart(form);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
     /// Any method with a JSON body.
     pub async fn send(
         &self,

@@ -65,26 +65,14 @@ async fn create_package(app: &TestApp, token: &str, name: &str) -> i64 {
     res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
 }
 
-async fn upload_raw(app: &TestApp, path: &str, form: Form, token: Option<&str>) -> reqwest::Response {
-    let mut req = app.client.post(app.url(path)).multipart(form);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    req.send().await.unwrap()
-}
-
 fn image_form(name: &str, bytes: Vec<u8>) -> Form {
     Form::new().part("image", Part::bytes(bytes).file_name(name.to_string()))
 }
 
 async fn upload(app: &TestApp, token: &str, product: i64, name: &str, bytes: Vec<u8>) -> Value {
-    let res = upload_raw(
-        app,
-        &format!("/api/admin/products/package/{product}/images/"),
-        image_form(name, bytes),
-        Some(token),
-    )
-    .await;
+    let res = app
+        .post_multipart(&format!("/api/admin/products/package/{product}/images/"), image_form(name, bytes), Some(token))
+        .await;
     assert_eq!(res.status(), 201, "upload {name}");
     res.json().await.unwrap()
 }
@@ -230,30 +218,31 @@ async fn images_uploads_are_validated_by_content_and_limited_to_ten() {
     };
 
     let msg = refused(
-        upload_raw(&app, &path, image_form("fake.png", b"MZ\x90\x00 this is no image".to_vec()), Some(&token)).await,
+        app.post_multipart(&path, image_form("fake.png", b"MZ\x90\x00 this is no image".to_vec()), Some(&token)).await,
     )
     .await;
     assert!(msg.starts_with("Upload a valid image."), "{msg}");
     let msg =
-        refused(upload_raw(&app, &path, image_form("bomb.png", png_claiming(30_000, 30_000)), Some(&token)).await)
+        refused(app.post_multipart(&path, image_form("bomb.png", png_claiming(30_000, 30_000)), Some(&token)).await)
             .await;
     assert!(msg.contains("89478485"), "{msg}");
-    let msg = refused(upload_raw(&app, &path, image_form("photo.bmp", png(10, 10)), Some(&token)).await).await;
+    let msg = refused(app.post_multipart(&path, image_form("photo.bmp", png(10, 10)), Some(&token)).await).await;
     assert!(msg.contains("bmp") && msg.contains("jpg, jpeg, png, gif"), "{msg}");
-    let msg = refused(upload_raw(&app, &path, image_form("noext", png(10, 10)), Some(&token)).await).await;
+    let msg = refused(app.post_multipart(&path, image_form("noext", png(10, 10)), Some(&token)).await).await;
     assert!(msg.contains("not allowed"), "{msg}");
     let mut truncated = png(50, 50);
     truncated.truncate(60);
-    let msg = refused(upload_raw(&app, &path, image_form("cut.png", truncated), Some(&token)).await).await;
+    let msg = refused(app.post_multipart(&path, image_form("cut.png", truncated), Some(&token)).await).await;
     assert!(msg.starts_with("Upload a valid image."), "{msg}");
     let mut big = png(10, 10);
     big.resize(5 * 1024 * 1024 + 10, 0);
-    let msg = refused(upload_raw(&app, &path, image_form("big.png", big), Some(&token)).await).await;
+    let msg = refused(app.post_multipart(&path, image_form("big.png", big), Some(&token)).await).await;
     assert!(msg.contains("5MB"), "{msg}");
-    let msg = refused(upload_raw(&app, &path, Form::new().text("alt_text", "x"), Some(&token)).await).await;
+    let msg = refused(app.post_multipart(&path, Form::new().text("alt_text", "x"), Some(&token)).await).await;
     assert_eq!(msg, "No file was submitted.");
-    let res =
-        upload_raw(&app, &path, image_form("a.png", png(10, 10)).text("alt_text", "x".repeat(201)), Some(&token)).await;
+    let res = app
+        .post_multipart(&path, image_form("a.png", png(10, 10)).text("alt_text", "x".repeat(201)), Some(&token))
+        .await;
     assert_eq!(res.status(), 400);
     assert_eq!(
         res.json::<Value>().await.unwrap(),
@@ -268,21 +257,21 @@ async fn images_uploads_are_validated_by_content_and_limited_to_ten() {
 
     // Type, product, roles.
     let res =
-        upload_raw(&app, "/api/admin/products/gadget/1/images/", image_form("a.png", png(4, 4)), Some(&token)).await;
+        app.post_multipart("/api/admin/products/gadget/1/images/", image_form("a.png", png(4, 4)), Some(&token)).await;
     assert_eq!(res.status(), 400);
     assert_eq!(
         res.json::<Value>().await.unwrap()["error"],
         "Invalid product type. Must be \"package\" or \"campaign\""
     );
-    let res =
-        upload_raw(&app, "/api/admin/products/package/999999/images/", image_form("a.png", png(4, 4)), Some(&token))
-            .await;
+    let res = app
+        .post_multipart("/api/admin/products/package/999999/images/", image_form("a.png", png(4, 4)), Some(&token))
+        .await;
     assert_eq!(res.status(), 404);
     assert_eq!(res.json::<Value>().await.unwrap()["detail"], "No Package matches the given query.");
     let (_, customer) = app.user_token("imgcustomer", "user").await;
-    let res = upload_raw(&app, &path, image_form("a.png", png(4, 4)), Some(&customer)).await;
+    let res = app.post_multipart(&path, image_form("a.png", png(4, 4)), Some(&customer)).await;
     assert_eq!(res.status(), 403);
-    let res = upload_raw(&app, &path, image_form("a.png", png(4, 4)), None).await;
+    let res = app.post_multipart(&path, image_form("a.png", png(4, 4)), None).await;
     assert_eq!(res.status(), 401);
     assert_eq!(res.json::<Value>().await.unwrap()["detail"], "Authentication credentials were not provided.");
 
@@ -293,13 +282,13 @@ async fn images_uploads_are_validated_by_content_and_limited_to_ten() {
         img.write_to(&mut out, image::ImageFormat::Gif).unwrap();
         out.into_inner()
     };
-    let res = upload_raw(
-        &app,
-        &path,
-        image_form("anim.gif", gif).text("alt_text", "Flag").text("order", "7").text("is_primary", "false"),
-        Some(&token),
-    )
-    .await;
+    let res = app
+        .post_multipart(
+            &path,
+            image_form("anim.gif", gif).text("alt_text", "Flag").text("order", "7").text("is_primary", "false"),
+            Some(&token),
+        )
+        .await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
     assert_eq!(
@@ -342,7 +331,7 @@ async fn images_uploads_are_validated_by_content_and_limited_to_ten() {
         }
     }
     assert_eq!((created, limited), (9, 3));
-    let res = upload_raw(&app, &path, image_form("eleven.png", png(4, 4)), Some(&token)).await;
+    let res = app.post_multipart(&path, image_form("eleven.png", png(4, 4)), Some(&token)).await;
     assert_eq!(res.status(), 400);
     assert_eq!(res.json::<Value>().await.unwrap(), json!({"error": "Maximum of 10 images allowed per product"}));
     let (count, primaries): (i64, i64) =

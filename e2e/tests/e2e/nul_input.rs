@@ -123,28 +123,14 @@ async fn a_nul_in_a_body_field_is_that_endpoints_400_and_writes_nothing() {
         .text("amount", "10.00")
         .text("payment_method", "cash")
         .text("notes", "paid\u{0}in cash");
-    let res = app
-        .client
-        .post(app.url(&format!("/api/admin/orders/{id}/record-payment/")))
-        .bearer_auth(&admin)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_multipart(&format!("/api/admin/orders/{id}/record-payment/"), form, Some(&admin)).await;
     assert_eq!(res.status(), 400);
     let records: i64 = sqlx::query_scalar("SELECT count(*) FROM payment_record").fetch_one(&app.pool).await.unwrap();
     assert_eq!(records, 0);
     let form = reqwest::multipart::Form::new()
         .text("alt_text", "x\u{0}")
         .part("image", reqwest::multipart::Part::bytes(b"GIF89a".to_vec()).file_name("a.gif"));
-    let res = app
-        .client
-        .post(app.url(&format!("/api/admin/products/package/{pkg}/images/")))
-        .bearer_auth(&admin)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_multipart(&format!("/api/admin/products/package/{pkg}/images/"), form, Some(&admin)).await;
     assert_eq!(res.status(), 400);
 
     let res = app.send(Method::PATCH, "/api/auth/users/1/role/", &json!({"role": "staff\u{0}"}), Some(&admin)).await;

@@ -228,7 +228,7 @@ async fn record_payment_recomputes_the_payment_status() {
         .text("payment_method", "bank_transfer")
         .text("payment_reference", "NEFT-42")
         .part("payment_proof", reqwest::multipart::Part::bytes(png).file_name("proof.png"));
-    let res = app.client.post(app.url(&path)).bearer_auth(&admin).multipart(form).send().await.unwrap();
+    let res = app.post_multipart(&path, form, Some(&admin)).await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["fully_paid"], true);
@@ -268,7 +268,7 @@ async fn record_payment_recomputes_the_payment_status() {
         .text("amount", "1")
         .text("payment_method", "cash")
         .part("payment_proof", reqwest::multipart::Part::bytes(b"MZ not an image".to_vec()).file_name("x.png"));
-    let res = app.client.post(app.url(&path)).bearer_auth(&admin).multipart(form).send().await.unwrap();
+    let res = app.post_multipart(&path, form, Some(&admin)).await;
     assert_eq!(res.status(), 400);
     assert!(res.json::<Value>().await.unwrap()["errors"]["payment_proof"].is_array());
     assert_eq!(count(&app, "payment_record", id).await, 2);
@@ -650,14 +650,7 @@ async fn payment_proofs_go_to_cloudinary_when_configured() {
         .text("amount", "100")
         .text("payment_method", "cheque")
         .part("payment_proof", reqwest::multipart::Part::bytes(pdf.clone()).file_name("cheque.pdf"));
-    let res = app
-        .client
-        .post(app.url(&format!("/api/admin/orders/{id}/record-payment/")))
-        .bearer_auth(&admin)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_multipart(&format!("/api/admin/orders/{id}/record-payment/"), form, Some(&admin)).await;
     assert_eq!(res.status(), 200);
     let record = res.json::<Value>().await.unwrap()["payment"]["id"].as_i64().unwrap();
     let key = app
@@ -712,14 +705,7 @@ async fn payment_proofs_are_private_and_served_only_to_admins_staff_flag_and_the
         .text("amount", "10")
         .text("payment_method", "upi")
         .part("payment_proof", reqwest::multipart::Part::bytes(png.clone()).file_name("proof.png"));
-    let res = app
-        .client
-        .post(app.url(&format!("/api/admin/orders/{id}/record-payment/")))
-        .bearer_auth(&admin)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_multipart(&format!("/api/admin/orders/{id}/record-payment/"), form, Some(&admin)).await;
     assert_eq!(res.status(), 200);
     let record = res.json::<Value>().await.unwrap()["payment"]["id"].as_i64().unwrap();
     let route = format!("/api/secure-files/payment-proofs/{record}/");

@@ -29,11 +29,7 @@ async fn razorpay_refunds_partial_then_full_settled_by_webhook_and_sweep() {
     assert_eq!(res.status(), 409);
     assert_eq!(res.json::<Value>().await.unwrap()["error"]["code"], "nothing_to_refund");
 
-    let payment = fake.capture_payment(rzp_order, None);
-    let res = app
-        .post(&format!("/api/orders/{id}/payment-success/"), &callback(&fake, rzp_order, &payment), Some(&token))
-        .await;
-    assert_eq!(res.status(), 200);
+    pay_at_checkout(&app, &fake, &token, id, rzp_order).await;
 
     // Customers may not refund; bad input is a 422.
     assert_eq!(app.post(&refund_path, &json!({}), Some(&token)).await.status(), 403);
@@ -150,6 +146,16 @@ async fn offline_refunds_are_processed_at_once_and_replayed_by_key() {
 const WEBHOOK: &str = "/api/orders/razorpay/webhook/";
 
 /// The stored refunds of an order, oldest first: (method, status, Razorpay payment id, paise).
+/// Captures a payment of the order in the fake and verifies it through the checkout callback.
+async fn pay_at_checkout(app: &TestApp, fake: &FakeRazorpay, token: &str, id: i64, rzp_order: &str) -> String {
+    let payment = fake.capture_payment(rzp_order, None);
+    let res = app
+        .post(&format!("/api/orders/{id}/payment-success/"), &callback(fake, rzp_order, &payment), Some(token))
+        .await;
+    assert_eq!(res.status(), 200);
+    payment
+}
+
 async fn stored_refunds(app: &TestApp, order_id: i64) -> Vec<(String, String, Option<String>, i64)> {
     sqlx::query_as(
         "SELECT method, status, razorpay_payment_id, (amount * 100)::bigint FROM refund WHERE order_id = $1 ORDER BY id",
@@ -238,11 +244,7 @@ async fn each_razorpay_payment_of_an_order_is_refunded_against_its_own_id() {
     let body = place(&app, &token).await;
     let id = body["order_id"].as_i64().unwrap();
     let rzp_order = body["razorpay_order_id"].as_str().unwrap();
-    let first = fake.capture_payment(rzp_order, None);
-    let res = app
-        .post(&format!("/api/orders/{id}/payment-success/"), &callback(&fake, rzp_order, &first), Some(&token))
-        .await;
-    assert_eq!(res.status(), 200);
+    let first = pay_at_checkout(&app, &fake, &token, id, rzp_order).await;
     // The customer pays a second time, in another tab.
     let second = fake.capture_payment(rzp_order, None);
     let event = fake.event("payment.captured", Some(&second), None);
@@ -342,11 +344,7 @@ async fn the_refund_phase_of_the_sweep_stops_when_the_time_budget_is_spent() {
     let body = place(&app, &token).await;
     let id = body["order_id"].as_i64().unwrap();
     let rzp_order = body["razorpay_order_id"].as_str().unwrap();
-    let payment = fake.capture_payment(rzp_order, None);
-    let res = app
-        .post(&format!("/api/orders/{id}/payment-success/"), &callback(&fake, rzp_order, &payment), Some(&token))
-        .await;
-    assert_eq!(res.status(), 200);
+    pay_at_checkout(&app, &fake, &token, id, rzp_order).await;
 
     // Razorpay is down: three refunds stay pending, never sent.
     fake.set_down(true);
