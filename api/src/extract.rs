@@ -325,6 +325,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
+/// Two integer path parameters, e.g. `{id}` and `{note_id}`; anything else is the DRF 404.
+#[derive(Debug, Clone, Copy)]
+pub struct Ids(pub i64, pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Ids {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let not_found = || ApiError::detail(StatusCode::NOT_FOUND, "Not found.");
+        let axum::extract::Path((a, b)) =
+            axum::extract::Path::<(String, String)>::from_request_parts(parts, state).await.map_err(|_| not_found())?;
+        let int = |raw: &str| {
+            if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(not_found());
+            }
+            raw.parse::<i64>().map_err(|_| not_found())
+        };
+        Ok(Ids(int(&a)?, int(&b)?))
+    }
+}
+
 /// `{type}` and `{id}` of `/api/admin/products/{type}/{id}/…`: the id must be an integer (else
 /// 404, as Django's `<int:…>` converter answers); the type is checked by the route, whose error
 /// body differs.

@@ -43,6 +43,12 @@ enum Command {
     },
     /// Create demo data for development (refused in production).
     Seed,
+    /// Render the sample tax invoice COUNT times on this thread; print the median time and size.
+    BenchInvoice {
+        /// Renders to time.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -110,6 +116,27 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<u8> {
                 let state = if created.iter().any(|c| c.username == a.username) { "created" } else { "exists" };
                 println!("demo {:<8} username={:<9} password={}  ({state})", a.role.as_str(), a.username, a.password);
             }
+            Ok(0)
+        }
+        Command::BenchInvoice { count } => {
+            let doc = common::invoice::sample::typical(true);
+            let size = common::invoice::render(&doc)?.len();
+            let mut times = Vec::with_capacity(count.max(1));
+            for _ in 0..count.max(1) {
+                let start = std::time::Instant::now();
+                let bytes = common::invoice::render(&doc)?;
+                times.push(start.elapsed().as_secs_f64() * 1000.0);
+                anyhow::ensure!(bytes.len() == size, "renders differ in size");
+            }
+            times.sort_by(f64::total_cmp);
+            println!(
+                "invoice render: median {:.3} ms, p90 {:.3} ms over {} renders on one thread; {} bytes ({} lines)",
+                times[times.len() / 2],
+                times[times.len() * 9 / 10],
+                times.len(),
+                size,
+                doc.lines.len()
+            );
             Ok(0)
         }
         Command::Serve => {

@@ -21,6 +21,9 @@ const SAFE: &[(&str, &str)] = &[
     ("REDIS_URL", "rediss://:pw@cache.internal:6380"),
     ("SMTP_URL", "smtps://mailer:pw@smtp.example.net:465"),
     ("METRICS_TOKEN", "m3tr1cs-t0ken"),
+    ("SELLER_NAME", "Election Cart Private Limited"),
+    ("SELLER_ADDRESS", "4th Floor, 12 MG Road, Bengaluru 560001"),
+    ("SELLER_GSTIN", "29ABCDE1234F1ZW"),
 ];
 
 #[test]

@@ -209,6 +209,12 @@ pub struct Config {
     pub seller_address: String,
     /// `INVOICE_PREFIX`.
     pub invoice_prefix: String,
+    /// `CREDIT_NOTE_PREFIX`: the credit notes' own series.
+    pub credit_note_prefix: String,
+    /// `SUPPORT_EMAIL`: printed on invoices and in emails.
+    pub support_email: String,
+    /// `WELCOME_LINK_HOURS`: how long the password-set link of a welcome mail works.
+    pub welcome_link_ttl: Duration,
     /// `BACKUP_DIR`.
     pub backup_dir: PathBuf,
     /// `BACKUP_RETENTION_DAYS`.
@@ -447,11 +453,15 @@ impl Config {
             smtp_timeout: v.seconds("SMTP_TIMEOUT_SECONDS", 20)?,
             mail_from: v.string("MAIL_FROM", "Election Cart <no-reply@electioncart.local>"),
             mail_outbox_dir: PathBuf::from(v.string("MAIL_OUTBOX_DIR", "./var/mail")),
-            seller_name: v.string("SELLER_NAME", "Election Cart"),
+            // Production has no default: `check --deploy` reports it missing.
+            seller_name: v.string("SELLER_NAME", if production { "" } else { "Election Cart" }),
             seller_gstin: v.get("SELLER_GSTIN").map(str::to_string),
             seller_state_code: v.string("SELLER_STATE_CODE", "29"),
             seller_address: v.string("SELLER_ADDRESS", ""),
             invoice_prefix: v.string("INVOICE_PREFIX", "EC"),
+            credit_note_prefix: v.string("CREDIT_NOTE_PREFIX", "CN"),
+            support_email: v.string("SUPPORT_EMAIL", "support@electioncart.com"),
+            welcome_link_ttl: Duration::from_secs(v.parse::<u64>("WELCOME_LINK_HOURS", 72)?.saturating_mul(3600)),
             backup_dir: PathBuf::from(v.string("BACKUP_DIR", "./var/backups")),
             backup_retention_days: v.parse("BACKUP_RETENTION_DAYS", 14)?,
             log_format,
@@ -482,6 +492,15 @@ impl Config {
         }
         if !crate::gst::valid_invoice_prefix(&self.invoice_prefix) {
             return Err(ConfigError::invalid("INVOICE_PREFIX", "1-4 characters of A-Z and 0-9"));
+        }
+        if !crate::gst::valid_invoice_prefix(&self.credit_note_prefix) {
+            return Err(ConfigError::invalid("CREDIT_NOTE_PREFIX", "1-4 characters of A-Z and 0-9"));
+        }
+        if self.credit_note_prefix == self.invoice_prefix {
+            return Err(ConfigError::invalid("CREDIT_NOTE_PREFIX", "must differ from INVOICE_PREFIX"));
+        }
+        if !email_address::EmailAddress::is_valid(self.support_email.trim()) {
+            return Err(ConfigError::invalid("SUPPORT_EMAIL", "not an email address"));
         }
         crate::gst::Rate::parse(&self.gst_default_rate)
             .map_err(|e| ConfigError::invalid("GST_DEFAULT_RATE", e.to_string()))?;

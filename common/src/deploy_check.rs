@@ -233,6 +233,29 @@ pub fn problems(cfg: &Config) -> Vec<DeployProblem> {
     check_service_base(&mut out, "CLOUDINARY_API_BASE", &cfg.cloudinary_api_base, "https://api.cloudinary.com");
     check_service_base(&mut out, "FIREBASE_CERTS_URL", &cfg.firebase_certs_url, "Google's certificate endpoint");
 
+    // A tax invoice without the seller's name, address and GSTIN is not a valid tax invoice.
+    if cfg.seller_name.trim().is_empty() {
+        out.push(problem("seller_name_missing", "SELLER_NAME", "invoices must name the seller"));
+    }
+    if cfg.seller_address.trim().is_empty() {
+        out.push(problem("seller_address_missing", "SELLER_ADDRESS", "invoices must give the seller's address"));
+    }
+    match cfg.seller_gstin.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
+        None => out.push(problem(
+            "seller_gstin_missing",
+            "SELLER_GSTIN",
+            "without it invoices are not GST tax invoices (\"INVOICE\" without tax registration)",
+        )),
+        Some(gstin) => {
+            if !crate::gst::Gstin::parse(gstin).is_ok_and(|g| g.check_char_ok()) {
+                out.push(problem(
+                    "seller_gstin_check_failed",
+                    "SELLER_GSTIN",
+                    format!("`{gstin}` fails the GSTIN check character: a typo would void every invoice"),
+                ));
+            }
+        }
+    }
     if cfg.metrics_token.is_none() {
         out.push(problem("metrics_open", "METRICS_TOKEN", "/metrics would be readable by anyone"));
     }
@@ -264,6 +287,9 @@ mod tests {
             ("RAZORPAY_KEY_SECRET", "live-secret"),
             ("RAZORPAY_WEBHOOK_SECRET", "whsec"),
             ("METRICS_TOKEN", "m3tr1cs-t0ken"),
+            ("SELLER_NAME", "Election Cart Private Limited"),
+            ("SELLER_ADDRESS", "4th Floor, 12 MG Road, Bengaluru 560001"),
+            ("SELLER_GSTIN", "29ABCDE1234F1ZW"),
         ]
     }
 
@@ -308,6 +334,10 @@ mod tests {
             (&[("DEBUG", "true")], "debug_enabled"),
             (&[("METRICS_TOKEN", "")], "metrics_open"),
             (&[("RATE_LIMITS_ENABLED", "false")], "rate_limits_disabled"),
+            (&[("SELLER_NAME", "")], "seller_name_missing"),
+            (&[("SELLER_ADDRESS", "")], "seller_address_missing"),
+            (&[("SELLER_GSTIN", "")], "seller_gstin_missing"),
+            (&[("SELLER_GSTIN", "29ABCDE1234F1Z5")], "seller_gstin_check_failed"),
         ];
         for (overrides, expected) in cases {
             let ids = ids_with(overrides)?;

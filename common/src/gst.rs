@@ -100,6 +100,19 @@ impl fmt::Display for StateCode {
     }
 }
 
+/// The check character of a GSTIN's first 14 characters; `None` for a character outside
+/// `0-9A-Z`.
+pub fn gstin_check_char(first14: &str) -> Option<char> {
+    const ALPHABET: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut sum = 0u32;
+    for (i, c) in first14.bytes().enumerate() {
+        let value = ALPHABET.iter().position(|&a| a == c)? as u32;
+        let product = value * if i % 2 == 0 { 1 } else { 2 };
+        sum += product / 36 + product % 36;
+    }
+    Some(ALPHABET[((36 - sum % 36) % 36) as usize] as char)
+}
+
 /// A GSTIN matching `^[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][1-9A-Z]Z[0-9A-Z]$` with a valid state code.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Gstin(String);
@@ -128,6 +141,12 @@ impl Gstin {
     /// The normalised (uppercase) GSTIN.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether the 15th character is the check character of the first 14 (GSTN's mod-36
+    /// scheme: alternate weights 1 and 2, each product folded as quotient + remainder of 36).
+    pub fn check_char_ok(&self) -> bool {
+        gstin_check_char(&self.0[..14]) == self.0.as_bytes().get(14).map(|&b| b as char)
     }
 
     /// The state code in the first two digits.
@@ -584,6 +603,16 @@ mod tests {
         let fy = FinancialYear { start_year: 2030 };
         assert_eq!(FinancialYear::of(fy.starts_at()), fy);
         assert_eq!(FinancialYear::of(fy.starts_at() - chrono::Duration::seconds(1)).start_year, 2029);
+    }
+
+    #[test]
+    fn gstin_check_characters() {
+        for good in ["29ABCDE1234F1ZW", "27AAPFU0939F1ZV", "33AAACR4849R1ZS"] {
+            assert!(Gstin::parse(good).unwrap().check_char_ok(), "{good}");
+        }
+        for bad in ["29ABCDE1234F1Z5", "27AAPFU0939F1ZA"] {
+            assert!(!Gstin::parse(bad).unwrap().check_char_ok(), "{bad}");
+        }
     }
 
     #[test]

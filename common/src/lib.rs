@@ -15,6 +15,7 @@ pub mod kv;
 pub mod mail;
 pub mod media;
 pub mod money;
+pub mod notices;
 pub mod notifications;
 pub mod orders;
 pub mod process;

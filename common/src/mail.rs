@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment as MimeAttachment, Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::Environment;
 use sqlx::PgPool;
@@ -11,12 +12,50 @@ use crate::config::Config;
 use crate::jobs::SendEmail;
 
 /// Templates compiled into the binary: (name, subject, text body, html body).
-const TEMPLATES: &[(&str, &str, &str, &str)] = &[(
-    "password_reset",
-    include_str!("../../templates/email/password_reset.subject.txt"),
-    include_str!("../../templates/email/password_reset.txt"),
-    include_str!("../../templates/email/password_reset.html"),
-)];
+const TEMPLATES: &[(&str, &str, &str, &str)] = &[
+    (
+        "password_reset",
+        include_str!("../../templates/email/password_reset.subject.txt"),
+        include_str!("../../templates/email/password_reset.txt"),
+        include_str!("../../templates/email/password_reset.html"),
+    ),
+    (
+        "welcome",
+        include_str!("../../templates/email/welcome.subject.txt"),
+        include_str!("../../templates/email/welcome.txt"),
+        include_str!("../../templates/email/welcome.html"),
+    ),
+    (
+        "order_placed",
+        include_str!("../../templates/email/order_placed.subject.txt"),
+        include_str!("../../templates/email/order_placed.txt"),
+        include_str!("../../templates/email/order_placed.html"),
+    ),
+    (
+        "payment_received",
+        include_str!("../../templates/email/payment_received.subject.txt"),
+        include_str!("../../templates/email/payment_received.txt"),
+        include_str!("../../templates/email/payment_received.html"),
+    ),
+    (
+        "order_status",
+        include_str!("../../templates/email/order_status.subject.txt"),
+        include_str!("../../templates/email/order_status.txt"),
+        include_str!("../../templates/email/order_status.html"),
+    ),
+    (
+        "order_assigned",
+        include_str!("../../templates/email/order_assigned.subject.txt"),
+        include_str!("../../templates/email/order_assigned.txt"),
+        include_str!("../../templates/email/order_assigned.html"),
+    ),
+    (
+        "refund_processed",
+        include_str!("../../templates/email/refund_processed.subject.txt"),
+        include_str!("../../templates/email/refund_processed.txt"),
+        include_str!("../../templates/email/refund_processed.html"),
+    ),
+];
 
 /// A message ready to send.
 #[derive(Debug, Clone)]
@@ -116,16 +155,42 @@ impl Mailer {
     }
 }
 
-/// Builds the MIME message (text and HTML alternatives).
-pub fn build_message(from: &str, to: &str, email: &RenderedEmail) -> Result<Message, MailError> {
+/// A resolved attachment: file name and PDF bytes.
+pub type PdfAttachment = (String, Vec<u8>);
+
+/// Builds the MIME message: text and HTML alternatives, inside `multipart/mixed` with the
+/// attachments (`application/pdf`) when there are any.
+pub fn build_message(
+    from: &str,
+    to: &str,
+    email: &RenderedEmail,
+    attachments: &[PdfAttachment],
+) -> Result<Message, MailError> {
     let from: Mailbox = from.parse().map_err(|e| MailError::Address(format!("MAIL_FROM: {e}")))?;
     let to: Mailbox = to.parse().map_err(|e| MailError::Address(format!("{to}: {e}")))?;
+    let alternative = MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
+    let body = if attachments.is_empty() {
+        alternative
+    } else {
+        let pdf = ContentType::parse("application/pdf").map_err(|e| MailError::Template(e.to_string()))?;
+        attachments.iter().fold(MultiPart::mixed().multipart(alternative), |mixed, (name, bytes)| {
+            mixed.singlepart(MimeAttachment::new(name.clone()).body(bytes.clone(), pdf.clone()))
+        })
+    };
     Message::builder()
         .from(from)
         .to(to)
         .subject(email.subject.clone())
-        .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
+        .multipart(body)
         .map_err(|e| MailError::Template(e.to_string()))
+}
+
+/// Whether the message `key` has been sent (lets a rerun skip fetching attachments).
+pub async fn was_sent(pool: &PgPool, key: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sent_email WHERE message_key = $1 AND status = 'sent')")
+        .bind(key)
+        .fetch_one(pool)
+        .await
 }
 
 /// Outcome of [`deliver_once`].
@@ -137,12 +202,18 @@ pub enum Delivery {
     AlreadySent,
 }
 
-/// Sends `job` unless its message key was already sent. A claim row taken before sending makes a
-/// concurrent second run of the same message skip; a claim older than ten minutes (a worker that
-/// died mid-send) may be taken over.
-pub async fn deliver_once(pool: &PgPool, mailer: &Mailer, from: &str, job: &SendEmail) -> Result<Delivery, MailError> {
+/// Sends `job` with its resolved `attachments` unless its message key was already sent. A claim
+/// row taken before sending makes a concurrent second run of the same message skip; a claim older
+/// than ten minutes (a worker that died mid-send) may be taken over.
+pub async fn deliver_once(
+    pool: &PgPool,
+    mailer: &Mailer,
+    from: &str,
+    job: &SendEmail,
+    attachments: &[PdfAttachment],
+) -> Result<Delivery, MailError> {
     let email = render(&job.template, &job.context)?;
-    let message = build_message(from, &job.to, &email)?;
+    let message = build_message(from, &job.to, &email, attachments)?;
     let subject: String = email.subject.chars().take(300).collect();
     let claimed: Option<String> = sqlx::query_scalar(
         "INSERT INTO sent_email (message_key, recipient, subject, status) VALUES ($1, $2, $3, 'sending')
@@ -195,6 +266,200 @@ mod tests {
         assert!(email.text.contains("https://x.test/reset?token=abc"));
         assert!(email.text.contains("<b>Asha</b>"));
         assert!(email.html.contains("&lt;b&gt;Asha&lt;&#x2f;b&gt;") || email.html.contains("&lt;b&gt;Asha"));
+        Ok(())
+    }
+
+    const EVIL: &str = "<b>Asha & Co</b>";
+
+    /// Checks both parts: the text has `EVIL` as written, the HTML only escaped, and each part
+    /// contains every `needle`.
+    fn check_parts(email: &RenderedEmail, needles: &[&str]) {
+        assert!(email.text.contains(EVIL), "text keeps the name as written:\n{}", email.text);
+        assert!(!email.html.contains(EVIL), "HTML escapes the name:\n{}", email.html);
+        assert!(email.html.contains("&lt;b&gt;Asha &amp; Co&lt;"), "{}", email.html);
+        assert!(email.html.starts_with("<!doctype html>"));
+        for needle in needles {
+            assert!(email.text.contains(needle), "text lacks {needle:?}:\n{}", email.text);
+            assert!(email.html.contains(needle), "HTML lacks {needle:?}:\n{}", email.html);
+        }
+        assert!(!email.subject.contains('\n'), "one-line subject: {:?}", email.subject);
+        assert!(!email.text.contains("{{") && !email.html.contains("{{"));
+    }
+
+    #[test]
+    fn every_template_is_registered_once() {
+        let mut names: Vec<&str> = TEMPLATES.iter().map(|(name, ..)| *name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before);
+        for name in [
+            "password_reset",
+            "welcome",
+            "order_placed",
+            "payment_received",
+            "order_status",
+            "order_assigned",
+            "refund_processed",
+        ] {
+            assert!(names.contains(&name), "{name}");
+        }
+    }
+
+    #[test]
+    fn order_placed_lists_the_lines_and_total() -> Result<(), MailError> {
+        let ctx = serde_json::json!({
+            "name": EVIL, "order_number": "EC-20261205-ABCDEF12", "total": "₹5,898.82",
+            "items": [{"name": "Rally Kit", "quantity": 2}, {"name": "Voice <Calls>", "quantity": 1000}],
+            "awaiting_payment": true, "support_email": "help@electioncart.test",
+        });
+        let email = render("order_placed", &ctx)?;
+        assert_eq!(email.subject, "We have received your order EC-20261205-ABCDEF12");
+        check_parts(
+            &email,
+            &[
+                "EC-20261205-ABCDEF12",
+                "₹5,898.82",
+                "Rally Kit",
+                "help@electioncart.test",
+                "as soon as the payment is confirmed",
+            ],
+        );
+        assert!(email.text.contains("- Rally Kit x 2\n- Voice <Calls> x 1000\n"), "{}", email.text);
+        assert!(email.html.contains("Voice &lt;Calls&gt;"));
+        let paid = render("order_placed", &serde_json::json!({"awaiting_payment": false, "name": EVIL, "items": []}))?;
+        assert!(!paid.text.contains("payment is confirmed") && paid.text.contains("keep you informed"));
+        Ok(())
+    }
+
+    #[test]
+    fn payment_received_names_the_attached_invoice() -> Result<(), MailError> {
+        let ctx = serde_json::json!({
+            "name": EVIL, "order_number": "EC-20261205-ABCDEF12", "amount": "₹1,234.00",
+            "invoice_number": "EC/26-27/00042", "support_email": "help@electioncart.test",
+        });
+        let email = render("payment_received", &ctx)?;
+        assert_eq!(email.subject, "Payment received for order EC-20261205-ABCDEF12");
+        check_parts(&email, &["EC-20261205-ABCDEF12", "₹1,234.00", "attached", "help@electioncart.test"]);
+        assert!(email.text.contains("invoice EC/26-27/00042"));
+        // `/` is escaped in HTML, which a browser shows as written.
+        assert!(email.html.contains("EC&#x2f;26-27&#x2f;00042") || email.html.contains("EC/26-27/00042"));
+        Ok(())
+    }
+
+    #[test]
+    fn order_status_has_one_wording_per_status_and_the_hold_reason() -> Result<(), MailError> {
+        let cases = [
+            ("in_progress", "Work has started on your order EC-1", "started work"),
+            ("completed", "Your order EC-1 is complete", "is complete"),
+            ("cancelled", "Your order EC-1 has been cancelled", "has been cancelled"),
+            ("on_hold", "Your order EC-1 is on hold", "put on hold"),
+        ];
+        for (status, subject, phrase) in cases {
+            let ctx = serde_json::json!({
+                "name": EVIL, "order_number": "EC-1", "status": status, "status_label": "x",
+                "reason": if status == "on_hold" { "Waiting for <your> logo" } else { "" },
+                "support_email": "help@electioncart.test",
+            });
+            let email = render("order_status", &ctx)?;
+            assert_eq!(email.subject, subject);
+            check_parts(&email, &["EC-1", phrase, "help@electioncart.test"]);
+            if status == "on_hold" {
+                assert!(email.text.contains("Reason: Waiting for <your> logo"), "{}", email.text);
+                assert!(email.html.contains("Waiting for &lt;your&gt; logo"));
+            } else {
+                assert!(!email.text.contains("Reason:"));
+            }
+        }
+        let hold = serde_json::json!({"name": EVIL, "order_number": "EC-1", "status": "on_hold", "reason": ""});
+        assert!(!render("order_status", &hold)?.text.contains("Reason:"));
+        Ok(())
+    }
+
+    #[test]
+    fn order_assigned_tells_the_staff_member_what_to_do() -> Result<(), MailError> {
+        let ctx = serde_json::json!({
+            "name": EVIL, "order_number": "EC-7", "customer_name": "Meera <M>", "priority": "High",
+            "items": [{"name": "Rally Kit", "quantity": 3}], "total": "₹14,997.00",
+            "support_email": "help@electioncart.test",
+        });
+        let email = render("order_assigned", &ctx)?;
+        assert_eq!(email.subject, "Order EC-7 has been assigned to you");
+        check_parts(&email, &["EC-7", "Rally Kit", "High", "₹14,997.00", "help@electioncart.test"]);
+        assert!(email.text.contains("Customer: Meera <M>"));
+        assert!(email.html.contains("Meera &lt;M&gt;"));
+        Ok(())
+    }
+
+    #[test]
+    fn refund_processed_mentions_the_credit_note_only_when_there_is_one() -> Result<(), MailError> {
+        let ctx = serde_json::json!({
+            "name": EVIL, "order_number": "EC-9", "amount": "₹1,00,000.00",
+            "credit_note_number": "CN/26-27/00003", "support_email": "help@electioncart.test",
+        });
+        let email = render("refund_processed", &ctx)?;
+        assert_eq!(email.subject, "Refund processed for order EC-9");
+        check_parts(&email, &["EC-9", "₹1,00,000.00", "help@electioncart.test", "Credit note"]);
+        assert!(email.text.contains("Credit note CN/26-27/00003"));
+        let none =
+            serde_json::json!({"name": EVIL, "order_number": "EC-9", "amount": "₹1.00", "credit_note_number": null});
+        let email = render("refund_processed", &none)?;
+        assert!(!email.text.contains("Credit note") && !email.html.contains("Credit note"));
+        Ok(())
+    }
+
+    #[test]
+    fn welcome_gives_the_username_and_link_and_no_password() -> Result<(), MailError> {
+        let ctx = serde_json::json!({
+            "name": EVIL, "username": "meera_k", "valid_hours": 72,
+            "set_password_url": "https://x.test/reset?token=abc&x=1", "support_email": "help@electioncart.test",
+        });
+        let email = render("welcome", &ctx)?;
+        assert_eq!(email.subject, "Your Election Cart account is ready: set your password");
+        check_parts(&email, &["meera_k", "72 hours", "help@electioncart.test", "created an account for you"]);
+        assert!(email.text.contains("https://x.test/reset?token=abc&x=1"));
+        assert!(email.html.contains("token=abc&amp;x=1"), "{}", email.html);
+        for part in [&email.subject, &email.text, &email.html] {
+            assert!(!part.to_lowercase().contains("your password is"), "{part}");
+        }
+        Ok(())
+    }
+
+    fn unfold(raw: &str) -> String {
+        raw.replace("\r\n", "\n")
+    }
+
+    #[test]
+    fn a_message_with_an_attachment_is_mixed_with_the_pdf_in_base64() -> Result<(), MailError> {
+        use base64::Engine;
+        let email = RenderedEmail { subject: "S".into(), text: "plain body".into(), html: "<p>html body</p>".into() };
+        let pdf: Vec<u8> = b"%PDF-1.7\n\x00\x01\xff\xfe binary \x80\x81 %%EOF".repeat(8);
+        let files = vec![("EC_26-27_00042.pdf".to_string(), pdf.clone())];
+        let message = build_message("Election Cart <no-reply@x.test>", "meera@x.test", &email, &files)?;
+        let raw = unfold(&String::from_utf8_lossy(&message.formatted()));
+        assert!(raw.contains("Content-Type: multipart/mixed"), "{raw}");
+        assert!(raw.contains("Content-Type: multipart/alternative"), "{raw}");
+        assert!(raw.contains("Content-Type: text/plain") && raw.contains("Content-Type: text/html"));
+        assert!(raw.contains("Content-Type: application/pdf"), "{raw}");
+        assert!(raw.contains("Content-Disposition: attachment; filename=\"EC_26-27_00042.pdf\""), "{raw}");
+        assert!(raw.contains("Content-Transfer-Encoding: base64"));
+        // The attachment's body: the base64 lines after its headers, up to the next boundary.
+        let start = raw.find("Content-Type: application/pdf").map(|i| &raw[i..]).unwrap_or_default();
+        let body = start.split("\n\n").nth(1).unwrap_or_default();
+        let encoded: String = body.lines().take_while(|l| !l.starts_with("--")).collect();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|e| MailError::Template(e.to_string()))?;
+        assert_eq!(decoded, pdf);
+        Ok(())
+    }
+
+    #[test]
+    fn a_message_without_attachments_stays_alternative() -> Result<(), MailError> {
+        let email = RenderedEmail { subject: "S".into(), text: "t".into(), html: "<p>h</p>".into() };
+        let raw = unfold(&String::from_utf8_lossy(&build_message("a@x.test", "b@x.test", &email, &[])?.formatted()));
+        assert!(raw.contains("Content-Type: multipart/alternative"));
+        assert!(!raw.contains("multipart/mixed") && !raw.contains("application/pdf"));
         Ok(())
     }
 

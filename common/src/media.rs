@@ -34,6 +34,8 @@ pub const STAGING_DIR: &str = "staging";
 pub const PRIVATE_STAGING_DIR: &str = "private/staging";
 /// Directory (under `MEDIA_DIR`) of stored payment proofs.
 pub const PROOFS_DIR: &str = "private/payment_proofs";
+/// Issued invoices and credit notes (`common::orders::invoices`).
+pub const INVOICES_DIR: &str = "private/invoices";
 /// Where releases before the secure-file route stored payment proofs (no longer served publicly).
 pub const LEGACY_PROOFS_DIR: &str = "payment_proofs";
 /// Cloudinary folder of payment proofs.
@@ -205,7 +207,9 @@ pub fn random_name(kind: ImageKind) -> String {
 /// absolute, other directories) is `None`.
 pub fn resolve_media_path(media_dir: &Path, rel: &str) -> Option<PathBuf> {
     let (dir, name) = rel.rsplit_once('/')?;
-    if ![STAGING_DIR, PRODUCTS_DIR, THUMBS_DIR, PRIVATE_STAGING_DIR, PROOFS_DIR, LEGACY_PROOFS_DIR].contains(&dir) {
+    if ![STAGING_DIR, PRODUCTS_DIR, THUMBS_DIR, PRIVATE_STAGING_DIR, PROOFS_DIR, INVOICES_DIR, LEGACY_PROOFS_DIR]
+        .contains(&dir)
+    {
         return None;
     }
     let (stem, ext) = name.split_once('.')?;

@@ -623,7 +623,9 @@ impl OrderBuilder {
             PaymentBuilder::for_order(id).by(actor).record(app, now).await;
         }
         if let Some(status) = self.payment_status {
-            update_payment_status(&app.pool, id, status, &app.cfg.invoice_prefix, now).await.unwrap();
+            update_payment_status(&app.pool, id, status, &common::orders::invoices::InvoiceSettings::of(&app.cfg), now)
+                .await
+                .unwrap();
         }
         if let Some(staff) = self.assignee {
             assign(&app.pool, id, staff, actor).await.unwrap_or_else(|e| panic!("assign order {id}: {e}"));
@@ -771,11 +773,18 @@ impl PaymentBuilder {
         let payment =
             NewPayment { amount, method: self.method, reference: self.reference, proof: None, notes: self.notes };
         let actor = self.actor.unwrap_or(order.user_id);
-        record_payment(&app.pool, order_id, &payment, actor, &app.cfg.invoice_prefix, now)
-            .await
-            .unwrap_or_else(|e| panic!("payment of order {order_id}: {e}"))
-            .record
-            .id
+        record_payment(
+            &app.pool,
+            order_id,
+            &payment,
+            actor,
+            &common::orders::invoices::InvoiceSettings::of(&app.cfg),
+            now,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("payment of order {order_id}: {e}"))
+        .record
+        .id
     }
 }
 

@@ -200,6 +200,8 @@ impl TestAppBuilder {
             ("QUEUE_PREFIX".into(), prefix.clone()),
             ("JWT_SECRET".into(), TEST_JWT_SECRET.into()),
             ("MAIL_OUTBOX_DIR".into(), mail_dir.display().to_string()),
+            // Never the working directory's ./var/media: each test stores its files apart.
+            ("MEDIA_DIR".into(), std::env::temp_dir().join(format!("ec-media-{prefix}")).display().to_string()),
             ("OUTBOX_POLL_MS".into(), "100".into()),
             ("WORKER_POLL_MS".into(), "50".into()),
             ("JOB_RETRY_BASE_MS".into(), "200".into()),
@@ -377,6 +379,7 @@ impl Drop for TestApp {
         }
         let db = self.owns_database.then(|| self.db_name.clone());
         let prefix = self.prefix.clone();
+        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("ec-media-{prefix}")));
         // Cleanup needs async I/O; Drop cannot await, so a thread with its own runtime does it.
         let cleanup = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };

@@ -2,6 +2,7 @@
 //! the scheduler. [`run`] is what the `worker` binary and the tests call.
 
 pub mod emails;
+pub mod invoices;
 pub mod maintenance;
 pub mod media;
 pub mod payments;
@@ -83,6 +84,7 @@ async fn dispatch(ctx: &WorkerContext, job: &ClaimedJob) -> Result<(), JobError>
     match job.kind.as_str() {
         jobs::SendEmail::KIND => emails::send(ctx, decode(job)?).await,
         jobs::SendPasswordReset::KIND => emails::send_password_reset(ctx, decode(job)?).await,
+        jobs::RenderInvoice::KIND => invoices::render(ctx, decode(job)?).await,
         jobs::PruneExpired::KIND => maintenance::prune(ctx, decode(job)?).await,
         jobs::StoreProductImage::KIND => media::store(ctx, decode(job)?).await,
         jobs::DeleteStoredMedia::KIND => media::delete(ctx, decode(job)?).await,
@@ -231,7 +233,7 @@ async fn supervise(
         }
         let storage = jobs::storage(redis.clone(), &cfg.queue_prefix, queue).poll_with_interval(cfg.worker_poll);
         let name = format!("{}-{}-{}", cfg.queue_prefix, queue.as_str(), uuid::Uuid::new_v4().simple());
-        let worker = WorkerBuilder::new(name)
+        let worker = WorkerBuilder::new(name.clone())
             .backend(storage)
             .data(ctx.clone())
             .concurrency(cfg.worker_concurrency)
@@ -242,7 +244,14 @@ async fn supervise(
             Ok::<(), std::io::Error>(())
         };
         let started = tokio::time::Instant::now();
-        match worker.run_until(signal).await {
+        let result = worker.run_until(signal).await;
+        // Whatever this worker fetched and did not finish goes back to the queue now.
+        match jobs::redis_queue::release_worker(&redis, &cfg.queue_prefix, queue, &name).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(queue = queue.as_str(), released = n, "unfinished jobs given back to the queue"),
+            Err(e) => tracing::warn!(queue = queue.as_str(), error = %e, "could not give back unfinished jobs"),
+        }
+        match result {
             Ok(()) if *stop.borrow() => return,
             Ok(()) => tracing::warn!(queue = queue.as_str(), "worker stream ended; restarting"),
             Err(e) => tracing::warn!(queue = queue.as_str(), error = %e, "worker failed; restarting"),

@@ -9,8 +9,14 @@ use crate::{JobError, WorkerContext};
 /// sweep is still running this one returns at once (one sweep at a time across the cluster).
 pub async fn reconcile(ctx: &WorkerContext, _job: ReconcilePayments) -> Result<(), JobError> {
     let Some(rzp) = &ctx.razorpay else { return Ok(()) };
-    let report =
-        reconcile::sweep(&ctx.pool, rzp, ctx.cfg.reconcile_after, &ctx.cfg.invoice_prefix, chrono::Utc::now()).await?;
+    let report = reconcile::sweep(
+        &ctx.pool,
+        rzp,
+        ctx.cfg.reconcile_after,
+        &common::orders::invoices::InvoiceSettings::of(&ctx.cfg),
+        chrono::Utc::now(),
+    )
+    .await?;
     if report.skipped {
         tracing::info!("payment sweep skipped: the previous one is still running");
         return Ok(());

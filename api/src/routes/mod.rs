@@ -9,6 +9,7 @@ pub mod cart;
 pub mod catalog;
 pub mod dto;
 pub mod health;
+pub mod invoices;
 pub mod notifications;
 pub mod order_desk;
 pub mod order_errors;
@@ -44,6 +45,7 @@ pub fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
         .merge(admin_products::router())
         .merge(cart::router())
         .merge(orders::router())
+        .merge(invoices::router())
         .merge(order_desk::router())
         .merge(staff_checklist::router())
         .merge(admin_images::router())

@@ -241,7 +241,7 @@ async fn payment_success(
             &mut tx,
             &captured,
             Source::Checkout,
-            &state.cfg.invoice_prefix,
+            &common::orders::invoices::InvoiceSettings::of(&state.cfg),
             state.clock.now(),
         )
         .await?;
@@ -390,8 +390,14 @@ async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         .map_err(|_| ApiError::ext(StatusCode::BAD_REQUEST, "malformed", "The body is not JSON."))?;
     // Stored as jsonb, which refuses NUL.
     crate::extract::scrub_nul(&mut event);
-    let outcome =
-        payments::handle_webhook(&state.pool, event_id, &event, &state.cfg.invoice_prefix, state.clock.now()).await?;
+    let outcome = payments::handle_webhook(
+        &state.pool,
+        event_id,
+        &event,
+        &common::orders::invoices::InvoiceSettings::of(&state.cfg),
+        state.clock.now(),
+    )
+    .await?;
     Ok(Json(match outcome {
         WebhookOutcome::Duplicate => WebhookAck { status: "duplicate", outcome: None },
         WebhookOutcome::Handled(outcome) => WebhookAck { status: "processed", outcome: Some(outcome) },

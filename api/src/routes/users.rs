@@ -5,6 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use common::accounts::password;
 use common::accounts::users::{self, AccountChangeError, NewUser, UserWriteError};
+use common::notices;
 use common::role::Role;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -228,8 +229,10 @@ async fn create_user(
         is_staff: false,
         is_superuser: false,
     };
-    let mut conn = state.pool.acquire().await?;
-    let user = users::create(&mut conn, &new).await.map_err(taken)?;
+    let mut tx = state.pool.begin().await?;
+    let user = users::create(&mut tx, &new).await.map_err(taken)?;
+    notices::welcome(&mut tx, user.id, &state.cfg.jwt_secret, state.cfg.welcome_link_ttl).await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(UserEnvelope::new("User created successfully", &user))))
 }
 

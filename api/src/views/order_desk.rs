@@ -457,6 +457,32 @@ pub struct AdminOrderDetail {
     pub refunds: Vec<Refund>,
     /// Σ processed refunds (§9.4).
     pub refunded_amount: Dec,
+    /// The credit notes of processed refunds of the invoiced order, oldest first (issue 11).
+    pub credit_notes: Vec<CreditNote>,
+}
+
+/// A credit note on the admin order detail.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreditNote {
+    /// `CN/26-27/00001`.
+    pub number: String,
+    /// The credited value (decimal string).
+    pub amount: Dec,
+    /// When it was issued (IST).
+    pub created_at: String,
+    /// `/api/admin/orders/{id}/credit-notes/{note_id}/`: the PDF.
+    pub url: String,
+}
+
+impl CreditNote {
+    fn new(order_id: i64, c: &common::orders::invoices::CreditNoteRow) -> Self {
+        Self {
+            number: c.number.clone(),
+            amount: Dec(c.amount),
+            created_at: common::time::ist(c.created_at),
+            url: format!("/api/admin/orders/{order_id}/credit-notes/{}/", c.id),
+        }
+    }
 }
 
 impl AdminOrderDetail {
@@ -503,6 +529,7 @@ impl AdminOrderDetail {
             balance_due: Num(o.balance()),
             refunds: d.refunds.iter().map(|r| Refund::new(r, people)).collect(),
             refunded_amount: Dec(o.refunded_amount),
+            credit_notes: d.credit_notes.iter().map(|c| CreditNote::new(o.id, c)).collect(),
         }
     }
 }

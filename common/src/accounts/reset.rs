@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use super::sessions::hash_token;
 use super::users::{self, User};
@@ -80,24 +80,37 @@ pub async fn request(
     }
     let mut tx = pool.begin().await?;
     for user in &accounts {
-        let mut salt = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut salt);
-        let token = derive_token(&settings.secret, &salt);
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO password_reset_token (user_id, token_hash, salt, expires_at, requested_ip)
-             VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5) RETURNING id",
-        )
-        .bind(user.id)
-        .bind(hash_token(&token))
-        .bind(&salt[..])
-        .bind(settings.ttl.as_secs_f64())
-        .bind(ip)
-        .fetch_one(&mut *tx)
-        .await?;
-        jobs::enqueue(&mut tx, &SendPasswordReset { reset_id: id }, Some(&message_key(id))).await?;
+        let id = create_token_row(&mut tx, user.id, &settings.secret, settings.ttl, ip).await?;
+        jobs::enqueue(&mut tx, &SendPasswordReset { reset_id: id, welcome: false }, Some(&message_key(id))).await?;
     }
     tx.commit().await?;
     Ok(accounts.len())
+}
+
+/// Writes a `password_reset_token` row for `user_id` valid for `ttl`: a random salt and the
+/// SHA-256 of the token derived from it (the token itself is derived again by the worker that
+/// sends the link). Returns the row's id.
+pub async fn create_token_row(
+    conn: &mut PgConnection,
+    user_id: i64,
+    secret: &SecretString,
+    ttl: Duration,
+    ip: &str,
+) -> Result<i64, sqlx::Error> {
+    let mut salt = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut salt);
+    let token = derive_token(secret, &salt);
+    sqlx::query_scalar(
+        "INSERT INTO password_reset_token (user_id, token_hash, salt, expires_at, requested_ip)
+         VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(hash_token(&token))
+    .bind(&salt[..])
+    .bind(ttl.as_secs_f64())
+    .bind(ip)
+    .fetch_one(conn)
+    .await
 }
 
 /// The dedupe key of a reset email (one per token row).
@@ -105,36 +118,58 @@ pub fn message_key(reset_id: i64) -> String {
     format!("password_reset:{reset_id}")
 }
 
-/// The email of one reset token, built for sending: `None` when the token was used, has
-/// expired, has no salt (sent by an older release), or its account is gone, inactive or has no
-/// email address; nothing is sent then.
+/// The dedupe key of the welcome email of an account (one per account).
+pub fn welcome_key(user_id: i64) -> String {
+    format!("welcome:{user_id}")
+}
+
+/// The email of one reset token, built for sending: the password-reset email, or with `welcome`
+/// the welcome email of an account an admin created (same link, to set its first password).
+/// `None` when the token was used, has expired, has no salt (sent by an older release), or its
+/// account is gone, inactive or has no email address; nothing is sent then.
 pub async fn email_for(
     pool: &PgPool,
     settings: &ResetSettings,
     reset_id: i64,
+    welcome: bool,
 ) -> Result<Option<SendEmail>, sqlx::Error> {
-    let row: Option<(i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT user_id, salt FROM password_reset_token
+    let row: Option<(i64, Vec<u8>, i64)> = sqlx::query_as(
+        "SELECT user_id, salt, EXTRACT(EPOCH FROM expires_at - created_at)::bigint FROM password_reset_token
          WHERE id = $1 AND used_at IS NULL AND expires_at > now() AND salt IS NOT NULL",
     )
     .bind(reset_id)
     .fetch_optional(pool)
     .await?;
-    let Some((user_id, salt)) = row else { return Ok(None) };
+    let Some((user_id, salt, valid_secs)) = row else { return Ok(None) };
     let Some(user) = users::find(pool, user_id).await?.filter(|u| u.is_active && !u.email.trim().is_empty()) else {
         return Ok(None);
     };
     let token = derive_token(&settings.secret, &salt);
-    Ok(Some(SendEmail {
-        message_key: message_key(reset_id),
-        to: user.email.trim().to_string(),
-        template: "password_reset".into(),
-        context: serde_json::json!({
+    let url = settings.url_template.replace("{token}", &token);
+    let (message_key, template, context) = if welcome {
+        let context = serde_json::json!({
             "name": user.display_name(),
             "username": user.username,
-            "reset_url": settings.url_template.replace("{token}", &token),
+            "set_password_url": url,
+            // Whole hours of the link's lifetime as written, at least one.
+            "valid_hours": (valid_secs / 3600).max(1),
+        });
+        (welcome_key(user_id), "welcome", context)
+    } else {
+        let context = serde_json::json!({
+            "name": user.display_name(),
+            "username": user.username,
+            "reset_url": url,
             "valid_minutes": settings.ttl.as_secs() / 60,
-        }),
+        });
+        (message_key(reset_id), "password_reset", context)
+    };
+    Ok(Some(SendEmail {
+        message_key,
+        to: user.email.trim().to_string(),
+        template: template.into(),
+        context,
+        attachments: Vec::new(),
     }))
 }
 

@@ -15,6 +15,7 @@ mod compose;
 mod fonts;
 pub mod format;
 mod layout;
+pub mod sample;
 #[cfg(test)]
 mod tests;
 

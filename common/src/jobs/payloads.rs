@@ -15,6 +15,20 @@ pub struct SendEmail {
     pub template: String,
     /// Values for the template.
     pub context: serde_json::Value,
+    /// Files attached to the message, resolved by the worker when it sends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to an email, named by what it is rather than carried in the payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Attachment {
+    /// The PDF of an issued invoice or credit note.
+    Invoice {
+        /// `invoice.id` (invoices and credit notes alike).
+        invoice_id: i64,
+    },
 }
 
 impl Job for SendEmail {
@@ -30,6 +44,10 @@ impl Job for SendEmail {
 pub struct SendPasswordReset {
     /// `password_reset_token.id`.
     pub reset_id: i64,
+    /// The welcome email of an account an admin created (the link sets its first password),
+    /// rather than a password-reset email.
+    #[serde(default)]
+    pub welcome: bool,
 }
 
 impl Job for SendPasswordReset {
@@ -108,4 +126,19 @@ impl Job for StorePaymentProof {
     const KIND: &'static str = "store_payment_proof";
     const QUEUE: Queue = Queue::Media;
     const MAX_ATTEMPTS: i32 = 8;
+}
+
+/// Renders the PDF of one issued invoice or credit note from its snapshot, stores it privately
+/// and records it in `invoice_document`. Idempotent: a document already recorded is done, and
+/// the storage key is derived from the invoice, so a retry overwrites rather than adds a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderInvoice {
+    /// `invoice.id`.
+    pub invoice_id: i64,
+}
+
+impl Job for RenderInvoice {
+    const KIND: &'static str = "render_invoice";
+    const QUEUE: Queue = Queue::Invoices;
+    const MAX_ATTEMPTS: i32 = 10;
 }

@@ -124,6 +124,45 @@ pub async fn promote_due(redis: &ConnectionManager, prefix: &str, queue: Queue) 
     }
 }
 
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local ids = redis.call('smembers', KEYS[1])
+        if #ids > 0 then
+            redis.call('rpush', KEYS[2], unpack(ids))
+            redis.call('del', KEYS[1])
+            redis.call('del', KEYS[3])
+            redis.call('lpush', KEYS[3], 1)
+        end
+        redis.call('zrem', KEYS[4], ARGV[1])
+        return #ids
+        ",
+    )
+});
+
+/// Gives back what a stopped worker had fetched but not finished: the ids in its in-flight set
+/// go back to the active list and it leaves the workers set; returns how many. Without this,
+/// apalis hands them to another worker only once the stopped one has missed its heartbeats
+/// (a minute here), so a restart would delay them. A job that did finish meanwhile is skipped
+/// when claimed again (its row is no longer waiting).
+pub async fn release_worker(
+    redis: &ConnectionManager,
+    prefix: &str,
+    queue: Queue,
+    worker: &str,
+) -> redis::RedisResult<u64> {
+    let cfg = keys(redis, prefix, queue);
+    let mut conn = redis.clone();
+    RELEASE
+        .key(format!("{}:{worker}", cfg.inflight_jobs_set()))
+        .key(cfg.active_jobs_list())
+        .key(cfg.signal_list())
+        .key(cfg.workers_set())
+        .arg(worker)
+        .invoke_async(&mut conn)
+        .await
+}
+
 static VACUUM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"

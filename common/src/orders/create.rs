@@ -134,7 +134,8 @@ pub fn new_order_number(now: DateTime<Utc>) -> String {
     format!("EC-{day}-{hex}")
 }
 
-/// Writes the order (status, totals, billing) and its lines; returns the order id.
+/// Writes the order (status, totals, billing) and its lines, and enqueues the customer's
+/// "order placed" email; returns the order id.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_order(
     conn: &mut sqlx::PgConnection,
@@ -194,6 +195,7 @@ pub async fn insert_order(
         .await?;
     }
     record_history(conn, id, "", status.as_str(), actor, reason, false).await?;
+    crate::notices::order_placed(conn, id).await?;
     Ok(id)
 }
 

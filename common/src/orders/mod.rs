@@ -6,6 +6,7 @@ pub mod admin;
 pub mod billing;
 pub mod checklist;
 pub mod create;
+pub mod invoices;
 pub mod payments;
 pub mod reconcile;
 pub mod refunds;
@@ -602,7 +603,10 @@ pub async fn set_status(
     Ok(true)
 }
 
-/// Writes a status-history row.
+/// Writes a status-history row and, for a change to a status customers are told about, enqueues
+/// the customer's email ([`crate::notices::status_changed`]) in the same transaction (not for
+/// the opening row of a new order, `old` empty: that order gets its "order placed" email).
+/// Returns the row's id.
 pub async fn record_history(
     conn: &mut PgConnection,
     order_id: i64,
@@ -611,10 +615,10 @@ pub async fn record_history(
     actor: Actor,
     reason: &str,
     manual: bool,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<i64, sqlx::Error> {
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO order_status_history (order_id, old_status, new_status, changed_by_id, reason, is_manual_change)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(order_id)
     .bind(old)
@@ -622,9 +626,12 @@ pub async fn record_history(
     .bind(actor.user_id())
     .bind(reason)
     .bind(manual)
-    .execute(conn)
+    .fetch_one(&mut *conn)
     .await?;
-    Ok(())
+    if !old.is_empty() {
+        crate::notices::status_changed(conn, order_id, id, new, reason).await?;
+    }
+    Ok(id)
 }
 
 /// Writes a notification to every role-admin user.

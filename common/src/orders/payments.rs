@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 
+use super::invoices::InvoiceSettings;
 use super::{Actor, OrderStatus, PaymentStatus, notify_admins, set_status};
 use crate::gst::{self, FinancialYear};
 use crate::money::Money;
@@ -100,24 +101,48 @@ struct Locked {
     invoice_number: Option<String>,
 }
 
-/// Allocates the next invoice number of the financial year of `now` (the counter row stays
-/// locked until the caller's transaction ends, so concurrent payments get consecutive numbers
-/// and a rolled-back payment gives its number back).
+/// A gap-free number series, one counter row per financial year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    /// Invoices (`invoice_counter`, `INVOICE_PREFIX`).
+    Invoice,
+    /// Credit notes (`credit_note_counter`, `CREDIT_NOTE_PREFIX`).
+    CreditNote,
+}
+
+/// Allocates the next number of `series` in the financial year of `now` (the counter row stays
+/// locked until the caller's transaction ends, so concurrent allocations get consecutive numbers
+/// and a rolled-back one gives its number back).
+pub async fn allocate_number(
+    conn: &mut PgConnection,
+    series: Series,
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> Result<String, sqlx::Error> {
+    let fy = FinancialYear::of(now);
+    let sql = match series {
+        Series::Invoice => {
+            "INSERT INTO invoice_counter (fy_start_year, last_seq) VALUES ($1, 1)
+             ON CONFLICT (fy_start_year) DO UPDATE SET last_seq = invoice_counter.last_seq + 1
+             RETURNING last_seq"
+        }
+        Series::CreditNote => {
+            "INSERT INTO credit_note_counter (fy_start_year, last_seq) VALUES ($1, 1)
+             ON CONFLICT (fy_start_year) DO UPDATE SET last_seq = credit_note_counter.last_seq + 1
+             RETURNING last_seq"
+        }
+    };
+    let seq: i64 = sqlx::query_scalar(sql).bind(fy.start_year).fetch_one(conn).await?;
+    Ok(gst::invoice_number(prefix, fy, seq))
+}
+
+/// Allocates the next invoice number ([`allocate_number`] of [`Series::Invoice`]).
 pub async fn allocate_invoice_number(
     conn: &mut PgConnection,
     prefix: &str,
     now: DateTime<Utc>,
 ) -> Result<String, sqlx::Error> {
-    let fy = FinancialYear::of(now);
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO invoice_counter (fy_start_year, last_seq) VALUES ($1, 1)
-         ON CONFLICT (fy_start_year) DO UPDATE SET last_seq = invoice_counter.last_seq + 1
-         RETURNING last_seq",
-    )
-    .bind(fy.start_year)
-    .fetch_one(conn)
-    .await?;
-    Ok(gst::invoice_number(prefix, fy, seq))
+    allocate_number(conn, Series::Invoice, prefix, now).await
 }
 
 /// Applies a captured Razorpay payment inside the caller's transaction.
@@ -125,7 +150,7 @@ pub async fn apply_captured(
     conn: &mut PgConnection,
     payment: &Captured<'_>,
     source: Source,
-    invoice_prefix: &str,
+    inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
 ) -> Result<Applied, sqlx::Error> {
     let Some(order) = sqlx::query_as::<_, Locked>(
@@ -209,7 +234,7 @@ pub async fn apply_captured(
     // Last statement before the commit: the invoice counter row is locked from here to the
     // commit, so concurrent payments wait on it as briefly as possible.
     let fy = FinancialYear::of(now);
-    let series = format!("{invoice_prefix}/{}/", fy.label());
+    let series = format!("{}/{}/", inv.invoice_prefix, fy.label());
     let invoice_number: String = sqlx::query_scalar(
         "WITH seq AS (
              INSERT INTO invoice_counter (fy_start_year, last_seq)
@@ -241,6 +266,9 @@ pub async fn apply_captured(
     .bind(&series)
     .fetch_one(&mut *conn)
     .await?;
+    // The invoice's snapshot, its rendering job and the "payment received" email, in this
+    // transaction (a few more statements while the counter row is held).
+    super::invoices::issue(conn, order.id, inv).await?;
     tracing::info!(
         order_id = order.id,
         payment_id = payment.payment_id,
@@ -329,7 +357,7 @@ pub async fn handle_webhook(
     pool: &PgPool,
     event_id: &str,
     event: &Value,
-    invoice_prefix: &str,
+    inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
 ) -> Result<WebhookOutcome, sqlx::Error> {
     let name = event["event"].as_str().unwrap_or("").chars().take(60).collect::<String>();
@@ -350,7 +378,7 @@ pub async fn handle_webhook(
             match (payment["order_id"].as_str(), payment["id"].as_str(), payment["amount"].as_i64()) {
                 (Some(order_id), Some(payment_id), amount) => {
                     let captured = Captured { razorpay_order_id: order_id, payment_id, amount, signature: None };
-                    match apply_captured(&mut tx, &captured, Source::Webhook, invoice_prefix, now).await? {
+                    match apply_captured(&mut tx, &captured, Source::Webhook, inv, now).await? {
                         Applied::Paid { invoice_number } => format!("paid, invoice {invoice_number}"),
                         Applied::AlreadyApplied { .. } => "already applied".into(),
                         Applied::Issue(kind) => format!("issue: {}", kind.as_str()),
@@ -371,7 +399,7 @@ pub async fn handle_webhook(
             match refund["id"].as_str() {
                 Some(id) => {
                     let status = if name == "refund.processed" { "processed" } else { "failed" };
-                    match super::refunds::settle(&mut tx, id, status, now).await? {
+                    match super::refunds::settle(&mut tx, id, status, inv, now).await? {
                         true => format!("refund {status}"),
                         false => "refund unknown or settled".into(),
                     }

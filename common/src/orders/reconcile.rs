@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, PgConnection, PgPool};
 
+use super::invoices::InvoiceSettings;
 use super::payments::{self, Applied, Captured, Source};
 use crate::razorpay::Razorpay;
 
@@ -67,10 +68,10 @@ pub async fn sweep(
     pool: &PgPool,
     rzp: &Razorpay,
     older_than: Duration,
-    invoice_prefix: &str,
+    inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
 ) -> Result<Report, sqlx::Error> {
-    sweep_with_budget(pool, rzp, older_than, invoice_prefix, now, TIME_BUDGET).await
+    sweep_with_budget(pool, rzp, older_than, inv, now, TIME_BUDGET).await
 }
 
 /// Runs one sweep; no Razorpay call starts once `budget` is spent. Returns a `skipped` report at
@@ -79,7 +80,7 @@ pub async fn sweep_with_budget(
     pool: &PgPool,
     rzp: &Razorpay,
     older_than: Duration,
-    invoice_prefix: &str,
+    inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
     budget: Duration,
 ) -> Result<Report, sqlx::Error> {
@@ -89,7 +90,7 @@ pub async fn sweep_with_budget(
         tracing::debug!("payment sweep: another sweep is running");
         return Ok(Report { skipped: true, ..Report::default() });
     };
-    let result = run(pool, rzp, older_than, invoice_prefix, now, deadline).await;
+    let result = run(pool, rzp, older_than, inv, now, deadline).await;
     // Closing the connection would release the lock too, but the server may see the close a
     // little later: unlock first so that the next sweep finds it free.
     if let Err(e) = sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_KEY).execute(&mut lock).await {
@@ -133,7 +134,7 @@ async fn run(
     pool: &PgPool,
     rzp: &Razorpay,
     older_than: Duration,
-    invoice_prefix: &str,
+    inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
     deadline: Instant,
 ) -> Result<Report, sqlx::Error> {
@@ -188,7 +189,7 @@ async fn run(
                 amount: Some(p.amount),
                 signature: None,
             };
-            match payments::apply_captured(&mut tx, &captured, Source::Sweep, invoice_prefix, now).await? {
+            match payments::apply_captured(&mut tx, &captured, Source::Sweep, inv, now).await? {
                 Applied::Paid { .. } => report.paid += 1,
                 Applied::Issue(_) => report.issues += 1,
                 Applied::AlreadyApplied { .. } | Applied::UnknownOrder => {}
@@ -210,7 +211,7 @@ async fn run(
         .await?;
         tx.commit().await?;
     }
-    report.refunds = super::refunds::sync_pending(pool, rzp, now, BATCH, deadline).await?;
+    report.refunds = super::refunds::sync_pending(pool, rzp, inv, now, BATCH, deadline).await?;
     if report != Report::default() {
         tracing::info!(?report, "payment sweep");
     }

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 
+use super::invoices::{self, InvoiceSettings};
 use crate::razorpay::{Razorpay, RazorpayError};
 
 /// How the money goes back.
@@ -152,20 +153,22 @@ pub async fn settle(
     conn: &mut PgConnection,
     razorpay_refund_id: &str,
     status: &str,
+    inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let order_id: Option<i64> = sqlx::query_scalar(
+    let settled: Option<(i64, i64)> = sqlx::query_as(
         "UPDATE refund SET status = $2, processed_at = CASE WHEN $2 = 'processed' THEN $3 ELSE processed_at END
-         WHERE razorpay_refund_id = $1 AND status = 'pending' RETURNING order_id",
+         WHERE razorpay_refund_id = $1 AND status = 'pending' RETURNING id, order_id",
     )
     .bind(razorpay_refund_id)
     .bind(status)
     .bind(now)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(order_id) = order_id else { return Ok(false) };
+    let Some((id, order_id)) = settled else { return Ok(false) };
     if status == "processed" {
         recompute(conn, order_id).await?;
+        invoices::refund_processed(conn, id, inv, now).await?;
     }
     Ok(true)
 }
@@ -247,6 +250,7 @@ pub async fn create(
     razorpay: Option<&Razorpay>,
     order_id: i64,
     req: &RefundRequest,
+    inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
 ) -> Result<Refund, RefundError> {
     let mut tx = pool.begin().await?;
@@ -303,6 +307,7 @@ pub async fn create(
     .await?;
     if method == Method::Manual {
         recompute(&mut tx, order_id).await?;
+        invoices::refund_processed(&mut tx, id, inv, now).await?;
     }
     tx.commit().await?;
     // The transaction is over: only now is Razorpay called.
@@ -310,19 +315,27 @@ pub async fn create(
         let mut conn = pool.acquire().await?;
         return Ok(get(&mut conn, id).await?);
     };
-    send(pool, rzp, id, &payment_id, amount, &key, now).await
+    send(pool, rzp, Outgoing { id, payment_id: &payment_id, amount, key: &key }, inv, now).await
+}
+
+/// A pending Razorpay refund to send: its row id, the payment it goes against, paise and
+/// idempotency key.
+struct Outgoing<'a> {
+    id: i64,
+    payment_id: &'a str,
+    amount: i64,
+    key: &'a str,
 }
 
 /// Sends a pending Razorpay refund (again): the idempotency key makes repeats safe.
 async fn send(
     pool: &PgPool,
     rzp: &Razorpay,
-    id: i64,
-    payment_id: &str,
-    amount: i64,
-    key: &str,
+    refund: Outgoing<'_>,
+    inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
 ) -> Result<Refund, RefundError> {
+    let Outgoing { id, payment_id, amount, key } = refund;
     let result = rzp.refund(payment_id, amount, key, json!({"refund_id": id.to_string()})).await;
     let mut tx = pool.begin().await?;
     match result {
@@ -333,7 +346,7 @@ async fn send(
                 .execute(&mut *tx)
                 .await?;
             if r.status == "processed" || r.status == "failed" {
-                settle(&mut tx, &r.id, &r.status, now).await?;
+                settle(&mut tx, &r.id, &r.status, inv, now).await?;
             }
             tx.commit().await?;
             let mut conn = pool.acquire().await?;
@@ -370,6 +383,7 @@ type PendingRow = (i64, Option<String>, Option<String>, i64, String);
 pub async fn sync_pending(
     pool: &PgPool,
     rzp: &Razorpay,
+    inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
     limit: i64,
     deadline: Instant,
@@ -396,19 +410,21 @@ pub async fn sync_pending(
             (Some(refund_id), _) => match rzp.fetch_refund(&refund_id).await {
                 Ok(r) if r.status == "processed" || r.status == "failed" => {
                     let mut tx = pool.begin().await?;
-                    changed += usize::from(settle(&mut tx, &refund_id, &r.status, now).await?);
+                    changed += usize::from(settle(&mut tx, &refund_id, &r.status, inv, now).await?);
                     tx.commit().await?;
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(refund_id = id, error = %e, "refund status fetch failed"),
             },
-            (None, Some(payment_id)) => match send(pool, rzp, id, &payment_id, amount, &key, now).await {
-                Ok(r) if r.razorpay_refund_id.is_some() => changed += 1,
-                Ok(_) => {}
-                Err(RefundError::Rejected(..)) => changed += 1,
-                Err(RefundError::Database(e)) => return Err(e),
-                Err(e) => tracing::warn!(refund_id = id, error = %e, "refund resend failed"),
-            },
+            (None, Some(payment_id)) => {
+                match send(pool, rzp, Outgoing { id, payment_id: &payment_id, amount, key: &key }, inv, now).await {
+                    Ok(r) if r.razorpay_refund_id.is_some() => changed += 1,
+                    Ok(_) => {}
+                    Err(RefundError::Rejected(..)) => changed += 1,
+                    Err(RefundError::Database(e)) => return Err(e),
+                    Err(e) => tracing::warn!(refund_id = id, error = %e, "refund resend failed"),
+                }
+            }
             (None, None) => {}
         }
     }

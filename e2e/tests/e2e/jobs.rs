@@ -11,6 +11,7 @@ fn email(key: &str, template: &str) -> SendEmail {
         to: "someone@example.com".into(),
         template: template.into(),
         context: json!({"name": "N", "username": "u", "reset_url": "http://x.test/r", "valid_minutes": 60}),
+        attachments: Vec::new(),
     }
 }
 

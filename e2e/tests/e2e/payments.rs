@@ -329,7 +329,8 @@ async fn overlapping_sweeps_run_one_at_a_time() {
     let (_, first) = ids(&place(&app, &token).await);
     let (_, second) = ids(&place(&app, &token).await);
     let rzp = rzp(&app);
-    let sweep = || common::orders::reconcile::sweep(&app.pool, &rzp, Duration::ZERO, "EC", Utc::now());
+    let inv = common::orders::invoices::InvoiceSettings::of(&app.cfg);
+    let sweep = || common::orders::reconcile::sweep(&app.pool, &rzp, Duration::ZERO, &inv, Utc::now());
 
     // Each answer takes 500 ms: the first sweep holds the lock for a second at least.
     fake.set_delay(Duration::from_millis(500));
@@ -379,12 +380,28 @@ async fn the_sweep_backs_off_from_orders_it_has_checked() {
     let at = |minutes| Utc::now() + chrono::Duration::minutes(minutes);
 
     let now = at(10);
-    let report = common::orders::reconcile::sweep(&app.pool, &rzp, base, "EC", now).await.unwrap();
+    let report = common::orders::reconcile::sweep(
+        &app.pool,
+        &rzp,
+        base,
+        &common::orders::invoices::InvoiceSettings::of(&app.cfg),
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!(report.checked, 1);
     assert_eq!(backoff_state(&app, id, now).await, (1, Some(300)), "due again in 5 minutes");
 
     // The next tick (one minute later): not due, not asked.
-    let report = common::orders::reconcile::sweep(&app.pool, &rzp, base, "EC", at(11)).await.unwrap();
+    let report = common::orders::reconcile::sweep(
+        &app.pool,
+        &rzp,
+        base,
+        &common::orders::invoices::InvoiceSettings::of(&app.cfg),
+        at(11),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.checked, 0);
     assert_eq!(fetches(), 1);
 
@@ -396,7 +413,15 @@ async fn the_sweep_backs_off_from_orders_it_has_checked() {
         .await
         .unwrap();
     let now = at(11);
-    let report = common::orders::reconcile::sweep(&app.pool, &rzp, base, "EC", now).await.unwrap();
+    let report = common::orders::reconcile::sweep(
+        &app.pool,
+        &rzp,
+        base,
+        &common::orders::invoices::InvoiceSettings::of(&app.cfg),
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!(report.checked, 1);
     assert_eq!(fetches(), 2);
     assert_eq!(backoff_state(&app, id, now).await, (2, Some(600)));
@@ -407,21 +432,45 @@ async fn the_sweep_backs_off_from_orders_it_has_checked() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let report = common::orders::reconcile::sweep(&app.pool, &rzp, base, "EC", now).await.unwrap();
+    let report = common::orders::reconcile::sweep(
+        &app.pool,
+        &rzp,
+        base,
+        &common::orders::invoices::InvoiceSettings::of(&app.cfg),
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!(report.checked, 1);
     assert_eq!(backoff_state(&app, id, now).await, (13, Some(6 * 3600)));
 
     // Razorpay down: postponed by the base wait, not counted as a check.
     sqlx::query("UPDATE orders SET reconcile_due_at = NULL WHERE id = $1").bind(id).execute(&app.pool).await.unwrap();
     fake.set_down(true);
-    let report = common::orders::reconcile::sweep(&app.pool, &rzp, base, "EC", now).await.unwrap();
+    let report = common::orders::reconcile::sweep(
+        &app.pool,
+        &rzp,
+        base,
+        &common::orders::invoices::InvoiceSettings::of(&app.cfg),
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!((report.checked, report.errors), (1, 1));
     assert_eq!(backoff_state(&app, id, now).await, (13, Some(300)));
     fake.set_down(false);
 
     // A payment captured meanwhile is found on the next due check.
     let payment = fake.capture_payment(&rzp_order, None);
-    let report = common::orders::reconcile::sweep(&app.pool, &rzp, base, "EC", at(16)).await.unwrap();
+    let report = common::orders::reconcile::sweep(
+        &app.pool,
+        &rzp,
+        base,
+        &common::orders::invoices::InvoiceSettings::of(&app.cfg),
+        at(16),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.paid, 1);
     assert_eq!(order_state(&app, id).await.1, "paid");
     let reference: String = sqlx::query_scalar("SELECT payment_reference FROM payment_record WHERE order_id = $1")
@@ -440,7 +489,15 @@ async fn the_sweep_backs_off_from_orders_it_has_checked() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let report = common::orders::reconcile::sweep(&app.pool, &rzp, base, "EC", Utc::now()).await.unwrap();
+    let report = common::orders::reconcile::sweep(
+        &app.pool,
+        &rzp,
+        base,
+        &common::orders::invoices::InvoiceSettings::of(&app.cfg),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.checked, 1);
     let never: bool = sqlx::query_scalar("SELECT reconcile_due_at = 'infinity' FROM orders WHERE id = $1")
         .bind(old)

@@ -85,9 +85,15 @@ async fn razorpay_refunds_partial_then_full_settled_by_webhook_and_sweep() {
     let rest_id = rest["razorpay_refund_id"].as_str().unwrap().to_string();
     fake.set_refund_state(&rest_id, "processed");
     let rzp = common::razorpay::Razorpay::from_config(&app.cfg).unwrap().unwrap();
-    let report = common::orders::reconcile::sweep(&app.pool, &rzp, std::time::Duration::ZERO, "EC", chrono::Utc::now())
-        .await
-        .unwrap();
+    let report = common::orders::reconcile::sweep(
+        &app.pool,
+        &rzp,
+        std::time::Duration::ZERO,
+        &common::orders::invoices::InvoiceSettings::of(&app.cfg),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.refunds, 1);
     let (payment_status, order_status): (String, String) =
         sqlx::query_as("SELECT payment_status, status FROM orders WHERE id = $1")
@@ -185,7 +191,15 @@ async fn a_payment_recorded_as_an_issue_is_refunded_through_razorpay_against_its
 
     // The customer pays anyway; the sweep finds the payment and records it as an issue.
     let payment = fake.capture_payment(rzp_order, None);
-    let report = reconcile::sweep(&app.pool, &rzp(&app), Duration::ZERO, "EC", chrono::Utc::now()).await.unwrap();
+    let report = reconcile::sweep(
+        &app.pool,
+        &rzp(&app),
+        Duration::ZERO,
+        &common::orders::invoices::InvoiceSettings::of(&app.cfg),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!((report.checked, report.paid, report.issues), (1, 0, 1), "{report:?}");
     let (status, payment_status, order_payment): (String, String, Option<String>) =
         sqlx::query_as("SELECT status, payment_status, razorpay_payment_id FROM orders WHERE id = $1")
@@ -358,8 +372,9 @@ async fn the_refund_phase_of_the_sweep_stops_when_the_time_budget_is_spent() {
     let tried = fake.calls(SEND);
     assert_eq!(tried, 3);
     let rzp = rzp(&app);
+    let inv = common::orders::invoices::InvoiceSettings::of(&app.cfg);
     let sweep =
-        |budget| reconcile::sweep_with_budget(&app.pool, &rzp, Duration::ZERO, "EC", chrono::Utc::now(), budget);
+        |budget| reconcile::sweep_with_budget(&app.pool, &rzp, Duration::ZERO, &inv, chrono::Utc::now(), budget);
 
     // A spent budget: nothing at all.
     let report = sweep(Duration::ZERO).await.unwrap();
@@ -375,7 +390,15 @@ async fn the_refund_phase_of_the_sweep_stops_when_the_time_budget_is_spent() {
 
     // The next sweep sends the rest.
     fake.set_delay(Duration::ZERO);
-    let report = reconcile::sweep(&app.pool, &rzp, Duration::ZERO, "EC", chrono::Utc::now()).await.unwrap();
+    let report = reconcile::sweep(
+        &app.pool,
+        &rzp,
+        Duration::ZERO,
+        &common::orders::invoices::InvoiceSettings::of(&app.cfg),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.refunds, 2);
     assert_eq!(fake.calls(SEND), tried + 3);
     assert_eq!(fake.refunds().len(), 3);

@@ -304,10 +304,16 @@ async fn manual_order(
     Payload(raw): Payload<ManualOrderRequest>,
 ) -> ApiResult<(StatusCode, Json<OrderEnvelope>)> {
     let order = ManualOrder::try_from(raw).map_err(FieldErrors::wrapped)?;
-    let id =
-        manual::create(&state.pool, &order, &state.tax, auth.user.id, &state.cfg.invoice_prefix, state.clock.now())
-            .await
-            .map_err(manual_error)?;
+    let id = manual::create(
+        &state.pool,
+        &order,
+        &state.tax,
+        auth.user.id,
+        &common::orders::invoices::InvoiceSettings::of(&state.cfg),
+        state.clock.now(),
+    )
+    .await
+    .map_err(manual_error)?;
     let order = order_detail(&state, id, None).await?;
     Ok((StatusCode::CREATED, Json(OrderEnvelope::new("Manual order created successfully", order))))
 }

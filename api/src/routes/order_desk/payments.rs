@@ -216,10 +216,16 @@ async fn record_payment(
         proof,
         notes: payment.notes,
     };
-    let done =
-        records::record_payment(&state.pool, id, &new, auth.user.id, &state.cfg.invoice_prefix, state.clock.now())
-            .await
-            .map_err(desk_error)?;
+    let done = records::record_payment(
+        &state.pool,
+        id,
+        &new,
+        auth.user.id,
+        &common::orders::invoices::InvoiceSettings::of(&state.cfg),
+        state.clock.now(),
+    )
+    .await
+    .map_err(desk_error)?;
     Ok(Json(PaymentRecorded {
         success: true,
         message: "Payment recorded successfully",

@@ -105,9 +105,16 @@ async fn create_refund(
         let asked = Asked::try_from(request).map_err(FieldErrors::validation)?;
         let req =
             RefundRequest { amount: asked.amount, reason: asked.reason, method: asked.method, actor: auth.user.id };
-        let refund = refunds::create(&state.pool, state.razorpay.as_ref(), id, &req, state.clock.now())
-            .await
-            .map_err(|e| refund_error(e, &auth.user))?;
+        let refund = refunds::create(
+            &state.pool,
+            state.razorpay.as_ref(),
+            id,
+            &req,
+            &common::orders::invoices::InvoiceSettings::of(&state.cfg),
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| refund_error(e, &auth.user))?;
         let people = [(auth.user.id, auth.user.clone())].into();
         let status = if refund.method == Method::Manual.as_str() { StatusCode::CREATED } else { StatusCode::ACCEPTED };
         Ok((status, RefundCreated { refund: Refund::new(&refund, &people) }))

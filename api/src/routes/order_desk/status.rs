@@ -170,9 +170,15 @@ async fn update_payment_status(
     Payload(raw): Payload<UpdatePaymentStatusRequest>,
 ) -> ApiResult<Json<OrderEnvelope>> {
     let new = PaymentStatus::try_from(raw)?;
-    let old = status::update_payment_status(&state.pool, id, new, &state.cfg.invoice_prefix, state.clock.now())
-        .await
-        .map_err(desk_error)?;
+    let old = status::update_payment_status(
+        &state.pool,
+        id,
+        new,
+        &common::orders::invoices::InvoiceSettings::of(&state.cfg),
+        state.clock.now(),
+    )
+    .await
+    .map_err(desk_error)?;
     let order = order_detail(&state, id, None).await?;
     Ok(Json(OrderEnvelope::new(format!("Payment status updated from {old} to {}", new.as_str()), order)))
 }

@@ -182,6 +182,8 @@ pub struct OrderDetail {
     pub status_history: Vec<StatusChange>,
     /// Refunds, newest first.
     pub refunds: Vec<Refund>,
+    /// Credit notes, oldest first.
+    pub credit_notes: Vec<crate::orders::invoices::CreditNoteRow>,
     /// The customer, assignee, creator, recorders, status changers and refunders, by id.
     pub people: HashMap<i64, User>,
 }
@@ -217,6 +219,7 @@ pub async fn load(pool: &PgPool, id: i64, only_assignee: Option<i64>) -> Result<
     let payment_records = payment_records(pool, id).await?;
     let status_history = status_history(pool, id, HISTORY_SHOWN).await?;
     let refunds = refunds::list(pool, id).await?;
+    let credit_notes = crate::orders::invoices::credit_notes(&mut *pool.acquire().await?, id).await?;
     let mut ids = vec![order.user_id];
     ids.extend(order.assigned_to_id);
     ids.extend(order.created_by_id);
@@ -234,6 +237,7 @@ pub async fn load(pool: &PgPool, id: i64, only_assignee: Option<i64>) -> Result<
         payment_records,
         status_history,
         refunds,
+        credit_notes,
         people,
     }))
 }

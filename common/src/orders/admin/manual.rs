@@ -10,6 +10,7 @@ use super::{AssigneeError, PaidMarks, first_paid};
 use crate::catalog::ProductType;
 use crate::orders::billing::{self, BillingErrors, BillingInput};
 use crate::orders::create::{self, TaxSettings};
+use crate::orders::invoices::InvoiceSettings;
 use crate::orders::{Actor, OrderSource, OrderStatus, PaymentStatus, Priority};
 
 /// The customer of a manual order (§7.2).
@@ -131,7 +132,7 @@ pub async fn create(
     m: &ManualOrder,
     tax: &TaxSettings,
     actor: i64,
-    prefix: &str,
+    inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
 ) -> Result<i64, ManualError> {
     let billing =
@@ -199,7 +200,7 @@ pub async fn create(
         insert_record(&mut tx, id, &payment, Some(actor), now).await?;
         if amount >= total {
             // Made just now in this transaction: neither completed nor numbered yet.
-            first_paid(&mut tx, id, PaidMarks::default(), prefix, now).await?;
+            first_paid(&mut tx, id, PaidMarks::default(), inv, now).await?;
         }
     }
     if let Some(staff) = m.assigned_to {

@@ -27,6 +27,7 @@ use sqlx::PgConnection;
 
 pub use records::{finish_proof, proof_access, proof_of};
 
+use super::invoices::InvoiceSettings;
 use super::payments::allocate_invoice_number;
 
 /// Why a named user cannot take an order.
@@ -114,7 +115,7 @@ async fn first_paid(
     conn: &mut PgConnection,
     id: i64,
     marks: PaidMarks,
-    prefix: &str,
+    inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     if !marks.completed_at {
@@ -125,13 +126,15 @@ async fn first_paid(
             .await?;
     }
     if !marks.invoice_number {
-        let number = allocate_invoice_number(conn, prefix, now).await?;
+        let number = allocate_invoice_number(conn, inv.invoice_prefix, now).await?;
         sqlx::query("UPDATE orders SET invoice_number = $2, invoice_date = $3 WHERE id = $1")
             .bind(id)
             .bind(number)
             .bind(now)
             .execute(&mut *conn)
             .await?;
+        // Freezes the invoice, queues its PDF and the "payment received" email.
+        crate::orders::invoices::issue(conn, id, inv).await?;
     }
     Ok(())
 }

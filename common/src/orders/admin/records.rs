@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
 use super::{DeskError, first_paid, lock};
+use crate::orders::invoices::InvoiceSettings;
 use crate::orders::{Actor, OrderStatus, PaymentStatus, set_status};
 
 /// How a payment was made (`payment_record.payment_method`).
@@ -140,7 +141,7 @@ pub async fn record_payment(
     id: i64,
     p: &NewPayment,
     actor: i64,
-    prefix: &str,
+    inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
 ) -> Result<Recorded, DeskError> {
     let mut tx = pool.begin().await?;
@@ -161,7 +162,7 @@ pub async fn record_payment(
         .execute(&mut *tx)
         .await?;
     if status == PaymentStatus::Paid {
-        first_paid(&mut tx, id, order.paid_marks(), prefix, now).await?;
+        first_paid(&mut tx, id, order.paid_marks(), inv, now).await?;
         if order.status == OrderStatus::PendingPayment.as_str() {
             let next =
                 if order.is_manual_order { OrderStatus::ReadyForProcessing } else { OrderStatus::PendingResources };

@@ -6,6 +6,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::{AssigneeError, DeskError, first_paid, lock, staff_member};
 use crate::notifications::notify_user;
+use crate::orders::invoices::InvoiceSettings;
 use crate::orders::{Actor, OrderStatus, PaymentStatus, set_status};
 
 /// `update-status/`: any status, recorded as a manual change. Cancelled clears the assignee;
@@ -60,7 +61,7 @@ pub async fn update_payment_status(
     pool: &PgPool,
     id: i64,
     new: PaymentStatus,
-    prefix: &str,
+    inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
 ) -> Result<String, DeskError> {
     let mut tx = pool.begin().await?;
@@ -71,7 +72,7 @@ pub async fn update_payment_status(
         .execute(&mut *tx)
         .await?;
     if new == PaymentStatus::Paid {
-        first_paid(&mut tx, id, order.paid_marks(), prefix, now).await?;
+        first_paid(&mut tx, id, order.paid_marks(), inv, now).await?;
     }
     tx.commit().await?;
     Ok(order.payment_status)
@@ -85,7 +86,8 @@ pub(super) struct Assignment<'a> {
 }
 
 /// Assigns a locked order to `staff_id` (history "Assigned to <first name or username>"),
-/// builds its checklist if asked and missing, and notifies the assignee. Returns the assignee's
+/// builds its checklist if asked and missing, and notifies the assignee (in the app and by
+/// email). Returns the assignee's
 /// username; `Ok(Err(…))` when `staff_id` cannot take orders (nothing written).
 pub(super) async fn assign_in(
     conn: &mut PgConnection,
@@ -123,6 +125,15 @@ pub(super) async fn assign_in(
         Some(id),
     )
     .await?;
+    // The notification just written (the order row is locked) numbers this assignment.
+    let event: i64 = sqlx::query_scalar(
+        "SELECT max(id) FROM notification WHERE user_id = $1 AND order_id = $2 AND notification_type = 'order_assigned'",
+    )
+    .bind(staff_id)
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    crate::notices::assigned(conn, id, staff_id, event).await?;
     Ok(Ok(staff.username))
 }
 
