@@ -347,5 +347,59 @@ pub async fn seed(pool: &PgPool, cfg: &Config) -> anyhow::Result<Vec<&'static De
     if products > 0 {
         println!("demo catalogue: {products} products created");
     }
+    if let Some(number) = seed_paid_order(pool, cfg, admin_id).await? {
+        println!("demo order: the customer's first package, paid in cash, invoice {number}");
+    }
     Ok(created)
+}
+
+/// One paid order of the demo customer (once), so the order desk, the invoice download and the
+/// `invoices` worker have something to show: the first demo package, paid in cash at the desk.
+/// Returns the invoice number when it was created now.
+async fn seed_paid_order(pool: &PgPool, cfg: &Config, admin_id: Option<i64>) -> anyhow::Result<Option<String>> {
+    use common::catalog::ProductType;
+    use common::orders::admin::records::{self, NewPayment, PaymentMethod};
+    use common::orders::create::{self, TaxSettings};
+    use common::orders::invoices::InvoiceSettings;
+
+    let (Some(admin_id), Some(customer)) = (admin_id, users::find_by_username(pool, "customer").await?) else {
+        return Ok(None);
+    };
+    let has_orders: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE user_id = $1)")
+        .bind(customer.id)
+        .fetch_one(pool)
+        .await?;
+    let package: Option<i64> =
+        sqlx::query_scalar("SELECT min(id) FROM package WHERE is_active").fetch_one(pool).await?;
+    let Some(package) = package.filter(|_| !has_orders) else { return Ok(None) };
+    let tax = TaxSettings {
+        prices_include_gst: cfg.prices_include_gst,
+        seller_state: common::gst::StateCode::parse(&cfg.seller_state_code)?,
+    };
+    let billing = common::orders::billing::validate(
+        &common::orders::billing::BillingInput::default(),
+        &customer.display_name(),
+        &tax.seller_state,
+    )
+    .map_err(|e| anyhow::anyhow!("demo billing: {e:?}"))?;
+    common::cart::add(pool, customer.id, ProductType::Package, package, 1).await?;
+    let now = chrono::Utc::now();
+    let order = create::from_cart(pool, customer.id, &billing, &tax, None, now).await?;
+    let total: i64 = sqlx::query_scalar("SELECT (total_amount * 100)::bigint FROM orders WHERE id = $1")
+        .bind(order.order_id)
+        .fetch_one(pool)
+        .await?;
+    let payment = NewPayment {
+        amount: total,
+        method: PaymentMethod::Cash,
+        reference: "DEMO-CASH-1".into(),
+        proof: None,
+        notes: "Demo payment".into(),
+    };
+    records::record_payment(pool, order.order_id, &payment, admin_id, &InvoiceSettings::of(cfg), now).await?;
+    let number: Option<String> = sqlx::query_scalar("SELECT invoice_number FROM orders WHERE id = $1")
+        .bind(order.order_id)
+        .fetch_one(pool)
+        .await?;
+    Ok(number)
 }

@@ -454,6 +454,23 @@ async fn seed_makes_a_browsable_demo_catalogue_once() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    // One paid demo order (seeded once), its invoice stored by the worker and downloadable.
+    let orders: Vec<(i64, Option<String>)> =
+        sqlx::query_as("SELECT id, invoice_number FROM orders").fetch_all(&app.pool).await.unwrap();
+    assert_eq!(orders.len(), 1);
+    assert!(orders[0].1.as_deref().is_some_and(|n| n.starts_with("EC/")), "{orders:?}");
+    let stored = app
+        .eventually(std::time::Duration::from_secs(30), || async {
+            let n: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM invoice_document").fetch_one(&app.pool).await.unwrap();
+            (n == 1).then_some(n)
+        })
+        .await;
+    assert_eq!(stored, Some(1));
+    let admin = body["token"].as_str().unwrap();
+    let res = app.get(&format!("/api/admin/orders/{}/invoice/", orders[0].0), Some(admin)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
     let _ = std::fs::remove_dir_all(&media);
 }
 
