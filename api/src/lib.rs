@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod routes;
 pub mod state;
+pub mod upload;
 pub mod views;
 
 use std::future::Future;

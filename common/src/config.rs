@@ -167,6 +167,8 @@ pub struct Config {
     pub hsts_seconds: u64,
     /// `REQUEST_TIMEOUT_SECONDS`.
     pub request_timeout: Duration,
+    /// `UPLOAD_TIMEOUT_SECONDS`: the limit for multipart uploads instead.
+    pub upload_timeout: Duration,
     /// `MAX_BODY_BYTES` for JSON and form bodies.
     pub max_body_bytes: usize,
     /// `SHUTDOWN_TIMEOUT_SECONDS`: how long in-flight requests and jobs may take at shutdown.
@@ -434,6 +436,7 @@ impl Config {
             trusted_proxies,
             hsts_seconds: v.parse("SECURITY_HSTS_SECONDS", if production { 31_536_000 } else { 0 })?,
             request_timeout: v.seconds("REQUEST_TIMEOUT_SECONDS", 30)?,
+            upload_timeout: v.seconds("UPLOAD_TIMEOUT_SECONDS", 300)?,
             max_body_bytes: v.parse("MAX_BODY_BYTES", 1_048_576)?,
             shutdown_timeout: v.seconds("SHUTDOWN_TIMEOUT_SECONDS", 30)?,
             debug: v.bool("DEBUG", false)?,

@@ -23,5 +23,6 @@ pub mod ratelimit;
 pub mod razorpay;
 pub mod role;
 pub mod time;
+pub mod uploads;
 
 pub use config::Config;

@@ -36,6 +36,8 @@ pub const PRIVATE_STAGING_DIR: &str = "private/staging";
 pub const PROOFS_DIR: &str = "private/payment_proofs";
 /// Issued invoices and credit notes (`common::orders::invoices`).
 pub const INVOICES_DIR: &str = "private/invoices";
+/// Customers' campaign material (resource submissions and the legacy photo and logo).
+pub const RESOURCES_DIR: &str = "private/resources";
 /// Where releases before the secure-file route stored payment proofs (no longer served publicly).
 pub const LEGACY_PROOFS_DIR: &str = "payment_proofs";
 /// Cloudinary folder of payment proofs.
@@ -207,8 +209,17 @@ pub fn random_name(kind: ImageKind) -> String {
 /// absolute, other directories) is `None`.
 pub fn resolve_media_path(media_dir: &Path, rel: &str) -> Option<PathBuf> {
     let (dir, name) = rel.rsplit_once('/')?;
-    if ![STAGING_DIR, PRODUCTS_DIR, THUMBS_DIR, PRIVATE_STAGING_DIR, PROOFS_DIR, INVOICES_DIR, LEGACY_PROOFS_DIR]
-        .contains(&dir)
+    if ![
+        STAGING_DIR,
+        PRODUCTS_DIR,
+        THUMBS_DIR,
+        PRIVATE_STAGING_DIR,
+        PROOFS_DIR,
+        INVOICES_DIR,
+        RESOURCES_DIR,
+        LEGACY_PROOFS_DIR,
+    ]
+    .contains(&dir)
     {
         return None;
     }
@@ -547,6 +558,18 @@ impl Cloudinary {
     pub async fn destroy(&self, public_id: &str) -> Result<bool, MediaError> {
         let params = self.signed(&[("public_id", public_id), ("invalidate", "true")]);
         let body = self.send(self.http.post(self.endpoint("destroy")).form(&params)).await?;
+        match body["result"].as_str() {
+            Some("ok") => Ok(true),
+            Some("not found") => Ok(false),
+            other => Err(MediaError::Transient(format!("unexpected destroy result {other:?}"))),
+        }
+    }
+
+    /// Deletes a private asset (delivery type `authenticated`) of `resource_type` (`image` or
+    /// `raw`) and invalidates CDN copies. `Ok(false)` when it did not exist.
+    pub async fn destroy_private(&self, resource_type: &str, public_id: &str) -> Result<bool, MediaError> {
+        let params = self.signed(&[("public_id", public_id), ("type", "authenticated"), ("invalidate", "true")]);
+        let body = self.send(self.http.post(self.endpoint_for(resource_type, "destroy")).form(&params)).await?;
         match body["result"].as_str() {
             Some("ok") => Ok(true),
             Some("not found") => Ok(false),

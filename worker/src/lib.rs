@@ -6,6 +6,7 @@ pub mod invoices;
 pub mod maintenance;
 pub mod media;
 pub mod payments;
+pub mod resources;
 pub mod scheduler;
 
 use std::future::Future;
@@ -90,6 +91,8 @@ async fn dispatch(ctx: &WorkerContext, job: &ClaimedJob) -> Result<(), JobError>
         jobs::DeleteStoredMedia::KIND => media::delete(ctx, decode(job)?).await,
         jobs::StorePaymentProof::KIND => media::store_proof(ctx, decode(job)?).await,
         jobs::ReconcilePayments::KIND => payments::reconcile(ctx, decode(job)?).await,
+        jobs::StoreResourceFile::KIND => resources::store(ctx, decode(job)?).await,
+        jobs::DeletePrivateFiles::KIND => resources::delete(ctx, decode(job)?).await,
         other => Err(JobError::Unrunnable(format!("no handler for job kind `{other}`"))),
     }
 }

@@ -4,8 +4,9 @@ use common::jobs::PruneExpired;
 
 use crate::{JobError, WorkerContext};
 
-/// Deletes expired refresh and reset tokens, expired idempotency keys, and finished jobs older
-/// than `keep_jobs_days`.
+/// Deletes expired refresh and reset tokens, expired idempotency keys, finished jobs older
+/// than `keep_jobs_days`, and staged private files older than a day that no row names
+/// ([`crate::resources::prune_staging`]).
 pub async fn prune(ctx: &WorkerContext, job: PruneExpired) -> Result<(), JobError> {
     let days = f64::from(job.keep_jobs_days.max(1));
     let refresh = sqlx::query("DELETE FROM refresh_token WHERE expires_at < now() - interval '1 day'")
@@ -24,6 +25,7 @@ pub async fn prune(ctx: &WorkerContext, job: PruneExpired) -> Result<(), JobErro
             .execute(&ctx.pool)
             .await?
             .rows_affected();
-    tracing::info!(refresh, resets, idem, jobs, "pruned expired rows");
+    let staged = crate::resources::prune_staging(ctx).await?;
+    tracing::info!(refresh, resets, idem, jobs, staged, "pruned expired rows and staged files");
     Ok(())
 }

@@ -14,6 +14,8 @@ pub mod notifications;
 pub mod order_desk;
 pub mod order_errors;
 pub mod orders;
+pub mod resource_uploads;
+pub mod resources;
 pub mod secure_files;
 pub mod staff_checklist;
 pub mod users;
@@ -45,6 +47,8 @@ pub fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
         .merge(admin_products::router())
         .merge(cart::router())
         .merge(orders::router())
+        .merge(resource_uploads::router())
+        .merge(resources::router())
         .merge(invoices::router())
         .merge(order_desk::router())
         .merge(staff_checklist::router())

@@ -14,15 +14,16 @@ use common::orders::admin::detail::{
 use common::orders::admin::list::OrderRows;
 use common::orders::admin::records::PaymentRecord as RecordRow;
 use common::orders::checklist::{self, CompletedBy};
+use common::orders::resource_views::{LegacyFile, first_static_item};
 use common::orders::{self as model, OrderStatus};
 use common::time::{ist, ist_opt};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::catalog::media_url;
 use super::orders::{OrderGst, OrderItem, Refund, actor, upload_progress};
 use super::{Dec, Num, UserBasic, UserBasicOrSystem};
 use crate::pagination::Page;
+use crate::routes::secure_files::legacy_file_url;
 
 /// The §1 bare-array rule: every row without `?page`, the DRF envelope with it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -118,9 +119,10 @@ impl AdminOrderRow {
 pub struct StaticResource {
     /// Id.
     pub id: i64,
-    /// URL of the photo.
+    /// The photo's secure-file path (`/api/secure-files/orders/{order_id}/candidate_photo/`,
+    /// plus `?item=` for a line other than the order's first with an upload).
     pub candidate_photo: Option<String>,
-    /// URL of the logo.
+    /// The logo's secure-file path (as the photo's).
     pub party_logo: Option<String>,
     /// Slogan.
     pub campaign_slogan: String,
@@ -135,12 +137,16 @@ pub struct StaticResource {
 }
 
 impl StaticResource {
-    fn new(base: &str, s: &StaticRow) -> Self {
-        let url = |p: &str| (!p.is_empty()).then(|| media_url(base, p));
+    /// A legacy upload of order `order_id`, whose first line with an upload is `first_item`.
+    /// Private files: named by their §4.11 route, never by a storage key.
+    fn new(order_id: i64, first_item: Option<i64>, s: &StaticRow) -> Self {
+        let url = |file: LegacyFile| {
+            (!file.of(s).is_empty()).then(|| legacy_file_url(order_id, file, s.order_item_id, first_item))
+        };
         Self {
             id: s.id,
-            candidate_photo: url(&s.candidate_photo),
-            party_logo: url(&s.party_logo),
+            candidate_photo: url(LegacyFile::CandidatePhoto),
+            party_logo: url(LegacyFile::PartyLogo),
             campaign_slogan: s.campaign_slogan.clone(),
             preferred_date: s.preferred_date.map(|d| d.to_string()),
             whatsapp_number: s.whatsapp_number.clone(),
@@ -492,8 +498,9 @@ impl AdminOrderDetail {
         let people = &d.people;
         let mut items = Vec::with_capacity(d.items.len());
         let mut resources = Vec::new();
+        let first_static = first_static_item(&d.statics);
         for item in &d.items {
-            let static_resource = d.static_of(item).map(|s| StaticResource::new(base, s));
+            let static_resource = d.static_of(item).map(|s| StaticResource::new(o.id, first_static, s));
             let dynamic: Vec<DynamicResource> = d.dynamics_of(item).map(DynamicResource::from).collect();
             if static_resource.is_some() || !dynamic.is_empty() {
                 resources.push(ResGroup {

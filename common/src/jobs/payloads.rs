@@ -142,3 +142,62 @@ impl Job for RenderInvoice {
     const QUEUE: Queue = Queue::Invoices;
     const MAX_ATTEMPTS: i32 = 10;
 }
+
+/// A legacy upload's file column (`order_resource`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegacyResourceColumn {
+    /// `candidate_photo`.
+    CandidatePhoto,
+    /// `party_logo`.
+    PartyLogo,
+}
+
+/// The row and column holding a customer's file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "table", rename_all = "snake_case")]
+pub enum ResourceFileRef {
+    /// `dynamic_resource_submission.file_value`.
+    DynamicResourceSubmission {
+        /// Submission id.
+        id: i64,
+    },
+    /// A file column of `order_resource`.
+    OrderResource {
+        /// `order_resource.id`.
+        id: i64,
+        /// Which file.
+        column: LegacyResourceColumn,
+    },
+}
+
+/// Stores a staged customer file privately (Cloudinary `authenticated`, images as images and
+/// documents as raw files, or `MEDIA_DIR/private/resources`) and points its row at the stored
+/// key. Idempotent: a row no longer pointing at the private staging directory is done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreResourceFile {
+    /// Where the staged key is recorded.
+    pub file: ResourceFileRef,
+}
+
+impl Job for StoreResourceFile {
+    const KIND: &'static str = "store_resource_file";
+    const QUEUE: Queue = Queue::Media;
+    const MAX_ATTEMPTS: i32 = 8;
+}
+
+/// Deletes private files no row points at any more (a replaced resource file): storage keys as
+/// `common::media::PrivateFile` writes them, local paths under `MEDIA_DIR/private/…` or
+/// Cloudinary `authenticated` assets. (`DeleteStoredMedia` destroys public image assets only.)
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeletePrivateFiles {
+    /// Storage keys.
+    #[serde(default)]
+    pub keys: Vec<String>,
+}
+
+impl Job for DeletePrivateFiles {
+    const KIND: &'static str = "delete_private_files";
+    const QUEUE: Queue = Queue::Media;
+    const MAX_ATTEMPTS: i32 = 8;
+}

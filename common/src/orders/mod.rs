@@ -10,6 +10,8 @@ pub mod invoices;
 pub mod payments;
 pub mod reconcile;
 pub mod refunds;
+pub mod resource_views;
+pub mod resources;
 
 use std::collections::HashMap;
 

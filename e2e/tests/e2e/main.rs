@@ -25,5 +25,7 @@ mod password_reset;
 mod payments;
 mod rate_limits;
 mod refunds;
+mod resource_uploads;
+mod secure_files;
 mod shop;
 mod users_admin;
