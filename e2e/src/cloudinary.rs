@@ -199,9 +199,13 @@ async fn store_upload(state: FakeState, cloud: String, mut form: Multipart, raw:
     .into_response()
 }
 
+/// `POST /v1_1/{cloud}/{resource_type}/destroy`: as Cloudinary, an asset is found only under its
+/// resource type and its delivery `type` (default `upload`): destroying a private
+/// (`authenticated`) asset without `type=authenticated`, or a raw file through `image/`, answers
+/// "not found" and keeps it.
 async fn destroy(
     State(state): State<FakeState>,
-    Path(cloud): Path<String>,
+    Path((cloud, resource_type)): Path<(String, String)>,
     axum::Form(params): axum::Form<BTreeMap<String, String>>,
 ) -> Response {
     if let Err((status, message)) = authenticate(&state, &cloud, &params) {
@@ -211,8 +215,11 @@ async fn destroy(
         return error(StatusCode::BAD_REQUEST, "Missing required parameter - public_id");
     };
     let invalidate = params.get("invalidate").is_some_and(|v| v == "true");
+    let delivery = params.get("type").map(String::as_str).unwrap_or("upload").to_string();
     let mut inner = state.inner.lock().unwrap();
-    let existed = inner.assets.remove(&public_id).is_some();
+    let matches =
+        inner.assets.get(&public_id).is_some_and(|a| a.resource_type == resource_type && a.delivery_type == delivery);
+    let existed = matches && inner.assets.remove(&public_id).is_some();
     inner.destroyed.push((public_id, invalidate));
     Json(json!({"result": if existed { "ok" } else { "not found" }})).into_response()
 }
@@ -261,7 +268,7 @@ impl FakeCloudinary {
         let app = Router::new()
             .route("/v1_1/{cloud}/image/upload", post(upload))
             .route("/v1_1/{cloud}/raw/upload", post(upload_raw))
-            .route("/v1_1/{cloud}/image/destroy", post(destroy))
+            .route("/v1_1/{cloud}/{resource_type}/destroy", post(destroy))
             .route("/v1_1/{cloud}/{resource_type}/download", axum::routing::get(download))
             .layer(DefaultBodyLimit::max(20 * 1024 * 1024))
             .with_state(state.clone());

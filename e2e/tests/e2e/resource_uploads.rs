@@ -940,8 +940,18 @@ async fn files_go_to_cloudinary_as_authenticated_assets() {
     let asset = fake.asset(new_id).unwrap();
     assert_eq!((asset.delivery_type.as_str(), asset.bytes.clone()), ("authenticated", png(5, 5)));
     assert!(fake.asset(&photo_id).is_none());
-    assert_eq!(stored_value(&app, doc_sub).await, Some(doc_key));
+    assert_eq!(stored_value(&app, doc_sub).await, Some(doc_key.clone()));
     assert!(files_in(&staging_dir(&app)).is_empty());
+
+    // Replacing the document destroys the old raw, authenticated asset too (the fake, like
+    // Cloudinary, finds it only under `raw/destroy` with `type=authenticated`).
+    let form = Form::new()
+        .text("order_item_id", item.to_string())
+        .part(format!("field_{photo}"), file(png(5, 5), "new.png"))
+        .part(format!("field_{manifesto}"), file(pdf("second"), "m2.pdf"));
+    assert_eq!(app.post_multipart(&submit_path(order), form, Some(&token)).await.status(), 201);
+    let gone = app.eventually(Duration::from_secs(10), || async { fake.asset(&doc_id).is_none().then_some(()) }).await;
+    assert!(gone.is_some(), "the old document asset is still there; destroyed: {:?}", fake.destroyed());
 }
 
 #[tokio::test]
