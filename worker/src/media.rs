@@ -18,18 +18,21 @@ use common::orders::admin;
 
 use crate::{JobError, WorkerContext};
 
-fn media_error(e: MediaError) -> JobError {
+/// A Cloudinary failure as a job outcome: transient → retry, rejected → permanent.
+pub(crate) fn media_error(e: MediaError) -> JobError {
     match e {
         MediaError::Transient(m) => JobError::Retry(format!("cloudinary: {m}")),
         MediaError::Rejected(m) => JobError::Permanent(format!("cloudinary: {m}")),
     }
 }
 
-fn io_error(what: &str, e: std::io::Error) -> JobError {
+/// A file-system failure: worth a retry.
+pub(crate) fn io_error(what: &str, e: std::io::Error) -> JobError {
     JobError::Retry(format!("{what}: {e}"))
 }
 
-async fn remove_if_present(path: &Path) -> Result<(), JobError> {
+/// Removes a file; one already gone is fine.
+pub(crate) async fn remove_if_present(path: &Path) -> Result<(), JobError> {
     match tokio::fs::remove_file(path).await {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),

@@ -14,34 +14,16 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use common::jobs::{DeletePrivateFiles, StoreResourceFile};
-use common::media::{self, Cloudinary, ImageKind, MediaError, PrivateFile};
+use common::media::{self, Cloudinary, ImageKind, PrivateFile};
 use common::orders::resources;
 
+use crate::media::{io_error, media_error, remove_if_present};
 use crate::{JobError, WorkerContext};
 
 /// Staged files older than this that no row names are removed by the prune.
 pub const STAGING_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Cloudinary folder of customers' material.
 pub const RESOURCES_FOLDER: &str = "resources";
-
-fn media_error(e: MediaError) -> JobError {
-    match e {
-        MediaError::Transient(m) => JobError::Retry(format!("cloudinary: {m}")),
-        MediaError::Rejected(m) => JobError::Permanent(format!("cloudinary: {m}")),
-    }
-}
-
-fn io_error(what: &str, e: std::io::Error) -> JobError {
-    JobError::Retry(format!("{what}: {e}"))
-}
-
-async fn remove_if_present(path: &Path) -> Result<(), JobError> {
-    match tokio::fs::remove_file(path).await {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_error("remove file", e)),
-    }
-}
 
 /// Moves `from` to `to` (same file system: a rename; otherwise a copy through a temporary name
 /// and a rename, then the source is removed). `Ok(false)` when `from` is gone.
