@@ -181,6 +181,9 @@ pub struct Config {
     pub razorpay_api_base: String,
     /// `RAZORPAY_TIMEOUT_SECONDS`: whole-call timeout of Razorpay API requests.
     pub razorpay_timeout: Duration,
+    /// `RAZORPAY_MAX_IN_FLIGHT`: Razorpay calls at once per process; past it a call waits at
+    /// most a second, then fails as the provider being unavailable (checkout's 502).
+    pub razorpay_max_in_flight: usize,
     /// `RECONCILE_AFTER_SECONDS`: the sweep asks Razorpay about unpaid orders older than this.
     pub reconcile_after: Duration,
     /// `CLOUDINARY_URL`.
@@ -443,6 +446,7 @@ impl Config {
             razorpay,
             razorpay_api_base: v.string("RAZORPAY_API_BASE", "https://api.razorpay.com"),
             razorpay_timeout: v.seconds("RAZORPAY_TIMEOUT_SECONDS", 10)?,
+            razorpay_max_in_flight: v.parse::<usize>("RAZORPAY_MAX_IN_FLIGHT", 512)?.max(1),
             reconcile_after: v.seconds("RECONCILE_AFTER_SECONDS", 300)?,
             cloudinary_url: v.get("CLOUDINARY_URL").map(SecretUrl::new),
             cloudinary_api_base: v.string("CLOUDINARY_API_BASE", "https://api.cloudinary.com"),

@@ -411,6 +411,12 @@ pub struct Uploaded {
     pub secure_url: String,
 }
 
+/// Whole-call timeout of a Cloudinary API request (uploads of up to tens of MB).
+pub const CLOUDINARY_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Cloudinary calls at once per process.
+pub const CLOUDINARY_MAX_IN_FLIGHT: usize = 16;
+static CLOUDINARY_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CLOUDINARY_MAX_IN_FLIGHT);
+
 /// Signed upload and destroy calls to Cloudinary's upload API.
 #[derive(Debug, Clone)]
 pub struct Cloudinary {
@@ -436,7 +442,7 @@ impl Cloudinary {
         let Some(url) = &cfg.cloudinary_url else { return Ok(None) };
         let creds = CloudinaryCredentials::parse(url.expose())
             .ok_or_else(|| MediaError::Rejected("CLOUDINARY_URL is not cloudinary://KEY:SECRET@CLOUD".into()))?;
-        Self::new(creds, &cfg.cloudinary_api_base, Duration::from_secs(60)).map(Some)
+        Self::new(creds, &cfg.cloudinary_api_base, CLOUDINARY_CALL_TIMEOUT).map(Some)
     }
 
     /// Cloud name.
@@ -464,6 +470,12 @@ impl Cloudinary {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<serde_json::Value, MediaError> {
+        // A slow Cloudinary holds at most this many calls of the process; the rest wait for a
+        // slot up to the call timeout and are retried later (transient).
+        let _slot = tokio::time::timeout(CLOUDINARY_CALL_TIMEOUT, CLOUDINARY_SLOTS.acquire())
+            .await
+            .map_err(|_| MediaError::Transient("every Cloudinary call slot busy".into()))?
+            .map_err(|e| MediaError::Transient(e.to_string()))?;
         let res = req.send().await.map_err(|e| MediaError::Transient(e.to_string()))?;
         let status = res.status();
         let body: serde_json::Value = res.json().await.unwrap_or(serde_json::Value::Null);

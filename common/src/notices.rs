@@ -27,6 +27,7 @@ pub const NOTIFIED_STATUSES: [OrderStatus; 4] =
     [OrderStatus::InProgress, OrderStatus::Completed, OrderStatus::Cancelled, OrderStatus::OnHold];
 
 /// An account that can receive email.
+#[derive(Debug)]
 struct Recipient {
     email: String,
     name: String,
@@ -50,24 +51,22 @@ struct OrderFacts {
     user_id: i64,
     number: String,
     total: Money,
-    status: String,
     priority: String,
     assigned_to_id: Option<i64>,
 }
 
 async fn order(conn: &mut PgConnection, order_id: i64) -> Result<Option<OrderFacts>, sqlx::Error> {
-    let row: Option<(i64, String, i64, String, String, Option<i64>)> = sqlx::query_as(
-        "SELECT user_id, order_number, (total_amount * 100)::bigint, status, priority, assigned_to_id
+    let row: Option<(i64, String, i64, String, Option<i64>)> = sqlx::query_as(
+        "SELECT user_id, order_number, (total_amount * 100)::bigint, priority, assigned_to_id
          FROM orders WHERE id = $1",
     )
     .bind(order_id)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|(user_id, number, total, status, priority, assigned_to_id)| OrderFacts {
+    Ok(row.map(|(user_id, number, total, priority, assigned_to_id)| OrderFacts {
         user_id,
         number,
         total: Money(total),
-        status,
         priority,
         assigned_to_id,
     }))
@@ -106,24 +105,38 @@ async fn enqueue(
 }
 
 /// "We have received your order" to the customer of a new order (website and manual orders).
-/// Key `order_placed:{order_id}`.
+/// Key `order_placed:{order_id}`. The order, its customer and its lines are read in one query.
 pub async fn order_placed(conn: &mut PgConnection, order_id: i64) -> Result<(), sqlx::Error> {
-    let Some(order) = order(conn, order_id).await? else { return Ok(()) };
-    let Some(to) = recipient(conn, order.user_id).await? else { return Ok(()) };
-    let items = lines(conn, order_id).await?;
+    let row: Option<(String, i64, String, String, String, serde_json::Value)> = sqlx::query_as(
+        "SELECT o.order_number, (o.total_amount * 100)::bigint, o.status, btrim(u.email),
+                COALESCE(NULLIF(btrim(btrim(u.first_name) || ' ' || btrim(u.last_name)), ''), u.username),
+                COALESCE((SELECT json_agg(json_build_object(
+                              'name', COALESCE(CASE i.product_type
+                                                   WHEN 'package' THEN (SELECT name FROM package WHERE id = i.product_id)
+                                                   ELSE (SELECT name FROM campaign WHERE id = i.product_id) END, $2),
+                              'quantity', i.quantity) ORDER BY i.id)
+                          FROM order_item i WHERE i.order_id = o.id), '[]'::json)
+         FROM orders o JOIN users u ON u.id = o.user_id AND u.is_active AND btrim(u.email) <> ''
+         WHERE o.id = $1",
+    )
+    .bind(order_id)
+    .bind(checklist::UNKNOWN_PRODUCT)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((number, total, status, email, name, items)) = row else { return Ok(()) };
     let context = json!({
-        "order_number": order.number,
-        "total": inr(order.total),
+        "order_number": number,
+        "total": inr(Money(total)),
         "items": items,
-        "awaiting_payment": order.status == OrderStatus::PendingPayment.as_str(),
+        "awaiting_payment": status == OrderStatus::PendingPayment.as_str(),
     });
+    let to = Recipient { email, name };
     enqueue(conn, format!("order_placed:{order_id}"), to, "order_placed", context, Vec::new()).await
 }
 
 /// "Payment received", with the invoice `invoice_id` attached, to the customer. Key
 /// `payment_received:{order_id}`. Nothing is sent when the invoice is not the order's.
 pub async fn payment_received(conn: &mut PgConnection, order_id: i64, invoice_id: i64) -> Result<(), sqlx::Error> {
-    let Some(order) = order(conn, order_id).await? else { return Ok(()) };
     let invoice: Option<(String, i64)> =
         sqlx::query_as("SELECT number, (amount * 100)::bigint FROM invoice WHERE id = $1 AND order_id = $2")
             .bind(invoice_id)
@@ -134,14 +147,44 @@ pub async fn payment_received(conn: &mut PgConnection, order_id: i64, invoice_id
         tracing::warn!(order_id, invoice_id, "payment email: the invoice is not this order's; nothing sent");
         return Ok(());
     };
-    let Some(to) = recipient(conn, order.user_id).await? else { return Ok(()) };
-    let context = json!({
-        "order_number": order.number,
-        "invoice_number": invoice_number,
-        "amount": inr(Money(amount)),
-    });
-    let attachments = vec![Attachment::Invoice { invoice_id }];
-    enqueue(conn, format!("payment_received:{order_id}"), to, "payment_received", context, attachments).await
+    let Some(email) = PaymentReceived::prepare(conn, order_id).await? else { return Ok(()) };
+    email.enqueue(conn, invoice_id, &invoice_number, Money(amount)).await
+}
+
+/// The "payment received" email of an order, its order and recipient read ahead, so that the
+/// paying transaction only has to enqueue it once the invoice number is allocated.
+#[derive(Debug)]
+pub struct PaymentReceived {
+    order_id: i64,
+    order_number: String,
+    to: Recipient,
+}
+
+impl PaymentReceived {
+    /// `None` when the order is gone or its customer has no address (nothing is sent).
+    pub async fn prepare(conn: &mut PgConnection, order_id: i64) -> Result<Option<Self>, sqlx::Error> {
+        let Some(order) = order(conn, order_id).await? else { return Ok(None) };
+        let Some(to) = recipient(conn, order.user_id).await? else { return Ok(None) };
+        Ok(Some(Self { order_id, order_number: order.number, to }))
+    }
+
+    /// Enqueues it for the issued invoice `invoice_id` (`invoice_number`, `amount`).
+    pub async fn enqueue(
+        self,
+        conn: &mut PgConnection,
+        invoice_id: i64,
+        invoice_number: &str,
+        amount: Money,
+    ) -> Result<(), sqlx::Error> {
+        let context = json!({
+            "order_number": self.order_number,
+            "invoice_number": invoice_number,
+            "amount": inr(amount),
+        });
+        let attachments = vec![Attachment::Invoice { invoice_id }];
+        let key = format!("payment_received:{}", self.order_id);
+        enqueue(conn, key, self.to, "payment_received", context, attachments).await
+    }
 }
 
 /// The reason an on-hold email shows: the admin's words, not the text written when they gave

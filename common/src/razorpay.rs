@@ -120,7 +120,13 @@ pub struct Razorpay {
     webhook_secret: Option<SecretString>,
     api_base: String,
     http: reqwest::Client,
+    /// Calls in flight at once (`RAZORPAY_MAX_IN_FLIGHT`), shared by every clone.
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// How long a call waits for a free slot before failing as unavailable: a hanging provider
+/// fills every slot, and then callers get their 502 at once instead of queueing.
+const SLOT_WAIT: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for Razorpay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -144,6 +150,7 @@ impl Razorpay {
             webhook_secret: rzp.webhook_secret.clone(),
             api_base: cfg.razorpay_api_base.trim_end_matches('/').to_string(),
             http,
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(cfg.razorpay_max_in_flight)),
         }))
     }
 
@@ -219,6 +226,13 @@ impl Razorpay {
         refund_key: Option<&str>,
     ) -> Result<T, RazorpayError> {
         let started = Instant::now();
+        let _slot = match tokio::time::timeout(SLOT_WAIT, self.permits.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                tracing::warn!(%method, path, "razorpay: every call slot busy; failing fast");
+                return Err(RazorpayError::Unavailable("too many calls in flight".into()));
+            }
+        };
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.api_base))

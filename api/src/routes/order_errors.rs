@@ -50,6 +50,9 @@ pub fn create_error(e: CreateError) -> ApiError {
             tracing::warn!(error = %e, "razorpay order creation failed; nothing kept");
             ApiError::error(StatusCode::BAD_GATEWAY, "Order creation failed: payment provider unavailable")
         }
+        CreateError::CartChanged => {
+            ApiError::error(StatusCode::CONFLICT, "Cart changed during checkout; please try again")
+        }
         CreateError::BadRate(e) => ApiError::internal(e),
         CreateError::Database(e) => e.into(),
     }

@@ -81,6 +81,7 @@ pub struct CreatedOrder {
         (status = 400, description = "`{\"error\":\"Cart is empty\"}`"),
         (status = 401),
         (status = 404, description = "`{\"error\":\"Cart not found\"}`"),
+        (status = 409, description = "`{\"error\":\"Cart changed during checkout; please try again\"}` (the cart kept changing while the order was made), or a repeat of an `Idempotency-Key` still running"),
         (status = 422, description = "Billing fields invalid (§9 shape, `details` per field)"),
         (status = 429, description = "10 orders per hour per user"),
         (status = 502, description = "`{\"error\":\"Order creation failed: payment provider unavailable\"}`"),

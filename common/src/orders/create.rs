@@ -1,16 +1,17 @@
 //! `orders/create/`: the order, its lines with GST, and the Razorpay order, made together.
 //!
-//! The cart row is locked for the whole transaction and the Razorpay order is created inside it:
-//! if Razorpay fails nothing is committed, so no order is left behind and the cart is kept. If
-//! the commit fails after Razorpay answered, the Razorpay order is orphaned but harmless (nobody
-//! knows its id, so it is never paid).
+//! The Razorpay order is created first, with the order number reserved as its receipt and no
+//! database connection held; then one short transaction writes the order with its Razorpay id and
+//! empties the cart ([`from_cart`]). If Razorpay fails nothing is written, so no order is left
+//! behind and the cart is kept. If the commit fails after Razorpay answered, the Razorpay order
+//! is orphaned but harmless (nobody knows its id, so it is never paid).
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgPool;
 
 use super::billing::Billing;
-use super::{Actor, OrderStatus, record_history};
+use super::{Actor, OrderStatus};
 use crate::catalog::ProductType;
 use crate::gst::{self, LineTax, Rate, StateCode};
 use crate::money::Money;
@@ -46,6 +47,9 @@ pub enum CreateError {
     /// A product's stored GST rate does not parse (the schema's check should prevent it).
     #[error("bad stored GST rate: {0}")]
     BadRate(#[from] gst::GstError),
+    /// The cart kept changing while the order was being made.
+    #[error("cart changed during checkout")]
+    CartChanged,
     /// Database failure.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
@@ -134,8 +138,8 @@ pub fn new_order_number(now: DateTime<Utc>) -> String {
     format!("EC-{day}-{hex}")
 }
 
-/// Writes the order (status, totals, billing) and its lines, and enqueues the customer's
-/// "order placed" email; returns the order id.
+/// Writes the order (status, totals, billing), its lines and its first status-history row in one
+/// statement, then enqueues the customer's "order placed" email; returns the order id.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_order(
     conn: &mut sqlx::PgConnection,
@@ -147,14 +151,60 @@ pub async fn insert_order(
     actor: Actor,
     reason: &str,
 ) -> Result<i64, sqlx::Error> {
+    insert_order_with(conn, user_id, order_number, status, billing, lines, actor, reason, "").await
+}
+
+/// [`insert_order`] with the Razorpay order id already known (`""`: none).
+#[allow(clippy::too_many_arguments)]
+async fn insert_order_with(
+    conn: &mut sqlx::PgConnection,
+    user_id: i64,
+    order_number: &str,
+    status: OrderStatus,
+    billing: &Billing,
+    lines: &[PricedLine],
+    actor: Actor,
+    reason: &str,
+    razorpay_order_id: &str,
+) -> Result<i64, sqlx::Error> {
     let t = totals(lines);
+    let kinds: Vec<&str> = lines.iter().map(|l| l.kind.as_str()).collect();
+    let product_ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
+    let quantities: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
+    let prices: Vec<i64> = lines.iter().map(|l| l.price.0).collect();
+    let hsn: Vec<&str> = lines.iter().map(|l| l.hsn_sac.as_str()).collect();
+    let rates: Vec<String> = lines.iter().map(|l| l.rate.to_string()).collect();
+    let taxable: Vec<i64> = lines.iter().map(|l| l.tax.taxable.0).collect();
+    let tax: Vec<i64> = lines.iter().map(|l| l.tax.tax.0).collect();
+    let cgst: Vec<i64> = lines.iter().map(|l| l.tax.cgst.0).collect();
+    let sgst: Vec<i64> = lines.iter().map(|l| l.tax.sgst.0).collect();
+    let igst: Vec<i64> = lines.iter().map(|l| l.tax.igst.0).collect();
+    // One round trip: the order, its lines (in cart order: `ORDINALITY` keeps ids ascending) and
+    // the history row that opens its timeline.
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO orders (user_id, order_number, total_amount, status, payment_status, billing_name, billing_gstin,
-                             billing_state_code, billing_address, place_of_supply, taxable_amount, cgst_amount,
-                             sgst_amount, igst_amount, tax_amount)
-         VALUES ($1, $2, $3::numeric / 100, $4, 'unpaid', $5, $6, $7, $8, $9, $10::numeric / 100, $11::numeric / 100,
-                 $12::numeric / 100, $13::numeric / 100, $14::numeric / 100)
-         RETURNING id",
+        "WITH o AS (
+             INSERT INTO orders (user_id, order_number, total_amount, status, payment_status, billing_name,
+                                 billing_gstin, billing_state_code, billing_address, place_of_supply, taxable_amount,
+                                 cgst_amount, sgst_amount, igst_amount, tax_amount, razorpay_order_id)
+             VALUES ($1, $2, $3::numeric / 100, $4, 'unpaid', $5, $6, $7, $8, $9, $10::numeric / 100,
+                     $11::numeric / 100, $12::numeric / 100, $13::numeric / 100, $14::numeric / 100, $15)
+             RETURNING id),
+         l AS (
+             INSERT INTO order_item (order_id, product_type, product_id, quantity, price, hsn_sac, gst_rate,
+                                     taxable_amount, tax_amount, cgst_amount, sgst_amount, igst_amount)
+             SELECT o.id, u.kind, u.product_id, u.quantity, u.price::numeric / 100, u.hsn, u.rate::numeric,
+                    u.taxable::numeric / 100, u.tax::numeric / 100, u.cgst::numeric / 100, u.sgst::numeric / 100,
+                    u.igst::numeric / 100
+             FROM o, unnest($16::text[], $17::bigint[], $18::int[], $19::bigint[], $20::text[], $21::text[],
+                            $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[])
+                     WITH ORDINALITY AS u(kind, product_id, quantity, price, hsn, rate, taxable, tax, cgst, sgst,
+                                          igst, n)
+             ORDER BY u.n),
+         h AS (
+             INSERT INTO order_status_history (order_id, old_status, new_status, changed_by_id, reason,
+                                               is_manual_change)
+             SELECT o.id, '', $4, $27, $28, false FROM o)
+         SELECT id FROM o",
     )
     .bind(user_id)
     .bind(order_number)
@@ -170,72 +220,60 @@ pub async fn insert_order(
     .bind(t.sgst)
     .bind(t.igst)
     .bind(t.tax)
+    .bind(razorpay_order_id)
+    .bind(&kinds)
+    .bind(&product_ids)
+    .bind(&quantities)
+    .bind(&prices)
+    .bind(&hsn)
+    .bind(&rates)
+    .bind(&taxable)
+    .bind(&tax)
+    .bind(&cgst)
+    .bind(&sgst)
+    .bind(&igst)
+    .bind(actor.user_id())
+    .bind(reason)
     .fetch_one(&mut *conn)
     .await?;
-    for l in lines {
-        sqlx::query(
-            "INSERT INTO order_item (order_id, product_type, product_id, quantity, price, hsn_sac, gst_rate,
-                                     taxable_amount, tax_amount, cgst_amount, sgst_amount, igst_amount)
-             VALUES ($1, $2, $3, $4, $5::numeric / 100, $6, $7::numeric, $8::numeric / 100, $9::numeric / 100,
-                     $10::numeric / 100, $11::numeric / 100, $12::numeric / 100)",
-        )
-        .bind(id)
-        .bind(l.kind.as_str())
-        .bind(l.product_id)
-        .bind(l.quantity)
-        .bind(l.price.0)
-        .bind(&l.hsn_sac)
-        .bind(l.rate.to_string())
-        .bind(l.tax.taxable.0)
-        .bind(l.tax.tax.0)
-        .bind(l.tax.cgst.0)
-        .bind(l.tax.sgst.0)
-        .bind(l.tax.igst.0)
-        .execute(&mut *conn)
-        .await?;
-    }
-    record_history(conn, id, "", status.as_str(), actor, reason, false).await?;
     crate::notices::order_placed(conn, id).await?;
     Ok(id)
 }
 
 /// A cart line with its product's price (paise), HSN/SAC and rate; `None`s when the product is gone.
-type CartRow = (String, i64, i32, Option<i64>, Option<String>, Option<String>);
+type CartRow = (i64, Option<String>, Option<i64>, Option<i32>, Option<i64>, Option<String>, Option<String>);
 
-/// Makes an order from the user's cart: lines at the products' current prices (lines of deleted
-/// products are dropped), GST per line, the Razorpay order when Razorpay is configured, and the
-/// cart emptied — all or nothing.
-pub async fn from_cart(
-    pool: &PgPool,
+/// The user's cart id and its lines at the products' current prices (lines of deleted products
+/// dropped), in one statement; with `lock`, the cart row is locked until the transaction ends.
+async fn priced_cart(
+    conn: &mut sqlx::PgConnection,
     user_id: i64,
     billing: &Billing,
     tax: &TaxSettings,
-    razorpay: Option<&Razorpay>,
-    now: DateTime<Utc>,
-) -> Result<Created, CreateError> {
-    let mut tx = pool.begin().await?;
-    let cart_id: i64 = sqlx::query_scalar("SELECT id FROM cart WHERE user_id = $1 FOR UPDATE")
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(CreateError::CartNotFound)?;
-    let rows: Vec<CartRow> = sqlx::query_as(
-        "SELECT c.product_type, c.product_id, c.quantity,
+    lock: bool,
+) -> Result<(i64, Vec<PricedLine>), CreateError> {
+    let sql = format!(
+        "SELECT k.id, c.product_type, c.product_id, c.quantity,
                 (COALESCE(p.price, m.price) * 100)::bigint, COALESCE(p.hsn_sac, m.hsn_sac),
                 COALESCE(p.gst_rate, m.gst_rate)::text
-         FROM cart_item c
+         FROM cart k
+         LEFT JOIN cart_item c ON c.cart_id = k.id
          LEFT JOIN package p ON c.product_type = 'package' AND p.id = c.product_id
          LEFT JOIN campaign m ON c.product_type = 'campaign' AND m.id = c.product_id
-         WHERE c.cart_id = $1 ORDER BY c.added_at, c.id",
-    )
-    .bind(cart_id)
-    .fetch_all(&mut *tx)
-    .await?;
+         WHERE k.user_id = $1 ORDER BY c.added_at, c.id{}",
+        if lock { " FOR UPDATE OF k" } else { "" }
+    );
+    let rows: Vec<CartRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_all(&mut *conn).await?;
+    let cart_id = rows.first().map(|r| r.0).ok_or(CreateError::CartNotFound)?;
     let intra = billing.intra_state(&tax.seller_state);
     let mut lines: Vec<PricedLine> = Vec::with_capacity(rows.len());
-    for (kind, product_id, quantity, price, hsn, rate) in rows {
+    for (_, kind, product_id, quantity, price, hsn, rate) in rows {
         // Lines of deleted products are dropped, as the cart shows them.
-        let (Some(kind), Some(price)) = (ProductType::parse(&kind), price) else { continue };
+        let (Some(kind), Some(product_id), Some(quantity), Some(price)) =
+            (kind.as_deref().and_then(ProductType::parse), product_id, quantity, price)
+        else {
+            continue;
+        };
         lines.push(price_line(
             kind,
             product_id,
@@ -247,50 +285,87 @@ pub async fn from_cart(
             intra,
         )?);
     }
-    if lines.is_empty() {
-        return Err(CreateError::CartEmpty);
-    }
-    let t = totals(&lines);
-    if razorpay.is_some() && t.total < MIN_ONLINE_AMOUNT {
-        return Err(CreateError::BelowMinimum);
-    }
-    let order_number = new_order_number(now);
-    let order_id = insert_order(
-        &mut tx,
-        user_id,
-        &order_number,
-        OrderStatus::PendingPayment,
-        billing,
-        &lines,
-        Actor::User(user_id),
-        "Order created",
-    )
-    .await?;
-    let mut razorpay_order_id = String::new();
-    if let Some(rzp) = razorpay {
-        let rzp_order = rzp
-            .create_order(
-                t.total,
-                &order_number,
-                json!({"order_id": order_id.to_string(), "order_number": order_number}),
-            )
-            .await?;
-        if rzp_order.amount != t.total {
-            return Err(CreateError::Provider(RazorpayError::Malformed(format!(
-                "order amount {} differs from {}",
-                rzp_order.amount, t.total
-            ))));
+    Ok((cart_id, lines))
+}
+
+/// What an order is made of: the same lines at the same prices give the same order.
+fn fingerprint(lines: &[PricedLine]) -> Vec<(ProductType, i64, i32, i64, String, i64)> {
+    lines.iter().map(|l| (l.kind, l.product_id, l.quantity, l.price.0, l.rate.to_string(), l.tax.tax.0)).collect()
+}
+
+/// Times the cart may change between pricing and writing before `create/` gives up.
+const ATTEMPTS: usize = 3;
+
+/// Makes an order from the user's cart: lines at the products' current prices (lines of deleted
+/// products are dropped), GST per line, the Razorpay order when Razorpay is configured, and the
+/// cart emptied — all or nothing.
+///
+/// No connection is held while Razorpay is called: the cart is priced (one read), the Razorpay
+/// order is created with the order number reserved as its receipt, and only then one short
+/// transaction locks the cart, checks it still prices the same, writes the order with its
+/// Razorpay id and empties the cart. A Razorpay failure writes nothing (the cart is kept); a
+/// crash before the commit leaves a Razorpay order that no order row and no client knows, which
+/// can never be paid; a cart changed meanwhile is priced again (a new Razorpay order).
+pub async fn from_cart(
+    pool: &PgPool,
+    user_id: i64,
+    billing: &Billing,
+    tax: &TaxSettings,
+    razorpay: Option<&Razorpay>,
+    now: DateTime<Utc>,
+) -> Result<Created, CreateError> {
+    for _ in 0..ATTEMPTS {
+        let lines = {
+            let mut conn = pool.acquire().await?;
+            priced_cart(&mut conn, user_id, billing, tax, false).await?.1
+        };
+        if lines.is_empty() {
+            return Err(CreateError::CartEmpty);
         }
-        sqlx::query("UPDATE orders SET razorpay_order_id = $2 WHERE id = $1")
-            .bind(order_id)
-            .bind(&rzp_order.id)
-            .execute(&mut *tx)
-            .await?;
-        razorpay_order_id = rzp_order.id;
+        let t = totals(&lines);
+        if razorpay.is_some() && t.total < MIN_ONLINE_AMOUNT {
+            return Err(CreateError::BelowMinimum);
+        }
+        let order_number = new_order_number(now);
+        let mut razorpay_order_id = String::new();
+        if let Some(rzp) = razorpay {
+            let rzp_order = rzp.create_order(t.total, &order_number, json!({"order_number": order_number})).await?;
+            if rzp_order.amount != t.total {
+                return Err(CreateError::Provider(RazorpayError::Malformed(format!(
+                    "order amount {} differs from {}",
+                    rzp_order.amount, t.total
+                ))));
+            }
+            razorpay_order_id = rzp_order.id;
+        }
+        let mut tx = pool.begin().await?;
+        let (cart_id, now_lines) = priced_cart(&mut tx, user_id, billing, tax, true).await?;
+        if fingerprint(&now_lines) != fingerprint(&lines) {
+            tx.rollback().await?;
+            tracing::info!(user_id, order_number, "cart changed during checkout; pricing it again");
+            continue;
+        }
+        let order_id = insert_order_with(
+            &mut tx,
+            user_id,
+            &order_number,
+            OrderStatus::PendingPayment,
+            billing,
+            &lines,
+            Actor::User(user_id),
+            "Order created",
+            &razorpay_order_id,
+        )
+        .await?;
+        sqlx::query(
+            "WITH d AS (DELETE FROM cart_item WHERE cart_id = $1) UPDATE cart SET updated_at = now() WHERE id = $1",
+        )
+        .bind(cart_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(order_id, order_number, amount = t.total, razorpay_order_id, "order created");
+        return Ok(Created { order_id, razorpay_order_id, amount: t.total });
     }
-    sqlx::query("DELETE FROM cart_item WHERE cart_id = $1").bind(cart_id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE cart SET updated_at = now() WHERE id = $1").bind(cart_id).execute(&mut *tx).await?;
-    tx.commit().await?;
-    tracing::info!(order_id, order_number, amount = t.total, razorpay_order_id, "order created");
-    Ok(Created { order_id, razorpay_order_id, amount: t.total })
+    Err(CreateError::CartChanged)
 }

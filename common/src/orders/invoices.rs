@@ -408,6 +408,88 @@ pub async fn issue(conn: &mut PgConnection, order_id: i64, s: &InvoiceSettings<'
     Ok(id)
 }
 
+/// An invoice composed in the paying transaction before its number is allocated: the invoice
+/// counter row is locked by the allocation until the commit, so everything that can be done
+/// before it is ([`prepare`]), and only the insert and the email are left after it ([`finish`]).
+#[derive(Debug)]
+pub struct Prepared {
+    order_id: i64,
+    invoice_id: i64,
+    issued_at: DateTime<Utc>,
+    doc: InvoiceDocument,
+    email: Option<crate::notices::PaymentReceived>,
+}
+
+/// The payment block of an invoice paid by Razorpay payment `payment_id` of `amount` paise at
+/// `at`: what its PaymentHistory row (method `Razorpay`, status `completed`) prints.
+pub fn razorpay_payment(payment_id: &str, amount: i64, at: DateTime<Utc>) -> PaymentDetails {
+    PaymentDetails {
+        method: "Razorpay".to_owned(),
+        transaction_id: payment_id.to_owned(),
+        status_label: title_status("completed"),
+        paid_at: at.with_timezone(&Kolkata).fixed_offset(),
+        amount: Money(amount),
+        currency: "INR".to_owned(),
+    }
+}
+
+/// Composes the invoice of an order being paid now by `payment` (its PaymentHistory, written
+/// with the number), reserves its id and enqueues its rendering. `None` when the order already
+/// has its invoice.
+pub async fn prepare(
+    conn: &mut PgConnection,
+    order_id: i64,
+    issued_at: DateTime<Utc>,
+    payment: PaymentDetails,
+    s: &InvoiceSettings<'_>,
+) -> Result<Option<Prepared>, sqlx::Error> {
+    if invoice_id(conn, order_id).await?.is_some() {
+        return Ok(None);
+    }
+    let Some(mut doc) = compose(conn, order_id, "", issued_at, s).await? else {
+        return Err(sqlx::Error::RowNotFound);
+    };
+    doc.payment = Some(payment);
+    let invoice_id: i64 =
+        sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('invoice', 'id'))").fetch_one(&mut *conn).await?;
+    // Visible with the invoice at the commit; a reserved id never inserted renders nothing.
+    jobs::enqueue(conn, &RenderInvoice { invoice_id }, Some(&render_key(invoice_id))).await?;
+    let email = crate::notices::PaymentReceived::prepare(conn, order_id).await?;
+    Ok(Some(Prepared { order_id, invoice_id, issued_at, doc, email }))
+}
+
+/// Issues a [`Prepared`] invoice under its allocated `number` and enqueues the "payment
+/// received" email; returns the invoice id.
+pub async fn finish(conn: &mut PgConnection, prepared: Prepared, number: &str) -> Result<i64, sqlx::Error> {
+    let Prepared { order_id, invoice_id: id, issued_at, mut doc, email } = prepared;
+    doc.number = number.to_owned();
+    if number.starts_with("INV-") {
+        doc.kind = DocumentKind::Invoice;
+    }
+    let snapshot = serde_json::to_value(&doc).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO invoice (id, order_id, kind, number, amount, issued_at, snapshot)
+         VALUES ($1, $2, 'invoice', $3, $4::numeric / 100, $5, $6)
+         ON CONFLICT (order_id) WHERE kind = 'invoice' DO NOTHING RETURNING id",
+    )
+    .bind(id)
+    .bind(order_id)
+    .bind(number)
+    .bind(doc.totals.total.paise())
+    .bind(issued_at)
+    .bind(snapshot)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(id) = inserted else {
+        return invoice_id(conn, order_id).await?.ok_or(sqlx::Error::RowNotFound);
+    };
+    if let Some(email) = email {
+        email.enqueue(conn, id, number, doc.totals.total).await?;
+    }
+    tracing::info!(order_id, invoice_id = id, number, "invoice issued");
+    Ok(id)
+}
+
 fn render_key(invoice_id: i64) -> String {
     format!("render_invoice:{invoice_id}")
 }

@@ -99,6 +99,7 @@ struct Locked {
     total: i64,
     payment_completed_at: Option<DateTime<Utc>>,
     invoice_number: Option<String>,
+    invoice_date: Option<DateTime<Utc>>,
 }
 
 /// A gap-free number series, one counter row per financial year.
@@ -155,7 +156,7 @@ pub async fn apply_captured(
 ) -> Result<Applied, sqlx::Error> {
     let Some(order) = sqlx::query_as::<_, Locked>(
         "SELECT id, order_number, status, payment_status, (total_amount * 100)::bigint AS total, payment_completed_at,
-                invoice_number
+                invoice_number, invoice_date
          FROM orders WHERE razorpay_order_id = $1 AND razorpay_order_id <> '' FOR UPDATE",
     )
     .bind(payment.razorpay_order_id)
@@ -226,6 +227,14 @@ pub async fn apply_captured(
         )
         .await?;
     }
+    // Everything of the invoice that does not need its number, before the number is allocated.
+    let prepared = match order.invoice_number {
+        None => {
+            let details = super::invoices::razorpay_payment(payment.payment_id, amount, now);
+            super::invoices::prepare(conn, order.id, order.invoice_date.unwrap_or(now), details, inv).await?
+        }
+        Some(_) => None,
+    };
     let metadata = json!({
         "razorpay_order_id": payment.razorpay_order_id,
         "razorpay_signature": payment.signature,
@@ -266,9 +275,12 @@ pub async fn apply_captured(
     .bind(&series)
     .fetch_one(&mut *conn)
     .await?;
-    // The invoice's snapshot, its rendering job and the "payment received" email, in this
-    // transaction (a few more statements while the counter row is held).
-    super::invoices::issue(conn, order.id, inv).await?;
+    // The invoice under its number and the "payment received" email: two more statements while
+    // the counter row is held (an order numbered before this release is issued as before).
+    match prepared {
+        Some(prepared) => super::invoices::finish(conn, prepared, &invoice_number).await?,
+        None => super::invoices::issue(conn, order.id, inv).await?,
+    };
     tracing::info!(
         order_id = order.id,
         payment_id = payment.payment_id,

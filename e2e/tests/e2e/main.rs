@@ -15,6 +15,7 @@ mod conventions;
 mod emails;
 mod health;
 mod images;
+mod isolation;
 mod invoices;
 mod jobs;
 mod notifications;
