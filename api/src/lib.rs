@@ -1,11 +1,14 @@
 //! Election Cart's HTTP API. [`serve`] runs it on a listener until a shutdown future resolves;
 //! `main.rs` passes a real listener and SIGTERM, tests a random port and a oneshot.
 
+pub mod auth_cache;
+pub mod catalog_cache;
 pub mod cli;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod input;
+pub mod live;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -39,6 +42,7 @@ pub async fn serve(
         let d = Dispatcher::new(&state.cfg, state.pool.clone(), state.redis.clone());
         tokio::spawn(d.run(stopped(stop_rx.clone())))
     });
+    let live = tokio::spawn(state.live.clone().run(state.pool.clone(), stopped(stop_rx.clone())));
     let grace = state.cfg.shutdown_timeout;
     let app = routes::app(state);
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(
@@ -59,6 +63,7 @@ pub async fn serve(
     if let Some(handle) = dispatcher {
         let _ = handle.await;
     }
+    let _ = live.await;
     Ok(())
 }
 

@@ -214,7 +214,23 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<AuthUser, ApiError
         return Err(ApiError::Unauthorized("Invalid token"));
     }
     let claims = state.jwt.verify(token).map_err(|e| ApiError::Unauthorized(e.detail()))?;
-    match users::find_for_token(&state.pool, claims.user_id, claims.sid).await? {
+    // A recent positive answer of this process, kept current by change notices (auth_cache.rs);
+    // else the database, and a positive answer is kept unless the user changed meanwhile.
+    let found = match state.auth_cache.get(claims.user_id, claims.sid) {
+        Some(hit) => Some(hit),
+        None => {
+            let ticket = state.auth_cache.ticket(claims.user_id);
+            let found = users::find_for_token(&state.pool, claims.user_id, claims.sid).await?;
+            if let (Some(ticket), Some((user, session_open))) = (ticket, &found)
+                && user.is_active
+                && (claims.sid.is_none() || *session_open)
+            {
+                state.auth_cache.put(ticket, claims.sid, user, *session_open);
+            }
+            found
+        }
+    };
+    match found {
         Some((user, session_open)) if user.is_active => {
             // Our tokens die with their session (logout, password change or reset, refresh
             // reuse); the old backend's tokens with the password-change cutoff.

@@ -37,6 +37,12 @@ pub struct AppState {
     pub hasher: common::accounts::password::Hasher,
     /// Image decodes at once across every upload route (each may take hundreds of MB).
     pub decode_permits: Arc<tokio::sync::Semaphore>,
+    /// Change notices (LISTEN/NOTIFY) for the in-memory caches; `serve` runs its listener.
+    pub live: Arc<crate::live::Live>,
+    /// Bearer-token checks of this process, kept current by `live` (`AUTH_CACHE_SECONDS`).
+    pub auth_cache: Arc<crate::auth_cache::AuthCache>,
+    /// Rendered public catalogue bodies of this process, kept current by `live`.
+    pub catalog_cache: Arc<crate::catalog_cache::CatalogCache>,
 }
 
 /// Image decodes at once per API process.
@@ -55,6 +61,8 @@ impl AppState {
             prices_include_gst: cfg.prices_include_gst,
             seller_state: StateCode::parse(&cfg.seller_state_code)?,
         };
+        let live = crate::live::Live::new();
+        let auth_cache = crate::auth_cache::AuthCache::new(cfg.auth_cache_ttl, live.clone(), pool.clone());
         Ok(Self {
             cfg: Arc::new(cfg),
             pool,
@@ -67,6 +75,9 @@ impl AppState {
             clock: Clock::system(),
             hasher,
             decode_permits: Arc::new(tokio::sync::Semaphore::new(DECODE_CONCURRENCY)),
+            live,
+            auth_cache,
+            catalog_cache: Arc::default(),
         })
     }
 }

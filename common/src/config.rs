@@ -244,6 +244,9 @@ pub struct Config {
     pub worker_poll: Duration,
     /// `API_RUNS_DISPATCHER`: the API process also moves outbox jobs to Redis (default true).
     pub api_runs_dispatcher: bool,
+    /// `AUTH_CACHE_SECONDS`: how long an API process may reuse a Bearer token's user and session
+    /// check without asking PostgreSQL (0 disables); changes still take effect at once.
+    pub auth_cache_ttl: Duration,
     /// `CATALOG_CACHE_SECONDS`: lifetime of cached public catalogue reads (0 disables the cache).
     pub catalog_cache_ttl: Duration,
 }
@@ -481,7 +484,8 @@ impl Config {
             worker_concurrency,
             worker_poll: v.millis("WORKER_POLL_MS", 200)?,
             api_runs_dispatcher: v.bool("API_RUNS_DISPATCHER", true)?,
-            catalog_cache_ttl: v.seconds("CATALOG_CACHE_SECONDS", 300)?,
+            auth_cache_ttl: v.seconds("AUTH_CACHE_SECONDS", 5)?,
+            catalog_cache_ttl: v.seconds("CATALOG_CACHE_SECONDS", 10)?,
         };
         cfg.check_gst()?;
         Ok(cfg)

@@ -20,7 +20,7 @@ use apalis_core::task::data::Data;
 use apalis_core::worker::builder::WorkerBuilder;
 use common::Config;
 use common::jobs::dispatcher::Dispatcher;
-use common::jobs::runs::{self, ClaimedJob, FailureOutcome};
+use common::jobs::runs::{self, Bookkeeper, ClaimedJob, FailureOutcome};
 use common::jobs::{self, Job, JobEnvelope, Queue};
 use common::mail::Mailer;
 use sqlx::PgPool;
@@ -36,6 +36,8 @@ pub struct WorkerContext {
     pub mailer: Mailer,
     /// Razorpay, when configured.
     pub razorpay: Option<common::razorpay::Razorpay>,
+    /// Claims and completions, batched across the handlers running in this process.
+    pub runs: Bookkeeper,
 }
 
 /// A handler's failure.
@@ -93,15 +95,18 @@ async fn dispatch(ctx: &WorkerContext, job: &ClaimedJob) -> Result<(), JobError>
         jobs::ReconcilePayments::KIND => payments::reconcile(ctx, decode(job)?).await,
         jobs::StoreResourceFile::KIND => resources::store(ctx, decode(job)?).await,
         jobs::DeletePrivateFiles::KIND => resources::delete(ctx, decode(job)?).await,
+        jobs::Noop::KIND => maintenance::noop(decode(job)?),
         other => Err(JobError::Unrunnable(format!("no handler for job kind `{other}`"))),
     }
 }
 
 /// The apalis handler shared by every queue: claims the job row, runs it in its own task (a
-/// panic is a failed attempt, not a dead worker), and records the outcome.
+/// panic is a failed attempt, not a dead worker), and records the outcome. Claims and "done"
+/// marks go through the process' [`Bookkeeper`], one statement for many concurrent handlers;
+/// the rarer outcomes (retry, failed, dead) are written one by one.
 async fn handle(envelope: JobEnvelope, ctx: Data<Arc<WorkerContext>>) -> Result<(), BoxDynError> {
     let ctx: Arc<WorkerContext> = ctx.0.clone();
-    let Some(job) = runs::claim(&ctx.pool, envelope.job_id).await? else {
+    let Some(job) = ctx.runs.claim(envelope.job_id).await? else {
         tracing::debug!(job_id = envelope.job_id, "job not waiting (duplicate delivery); skipped");
         return Ok(());
     };
@@ -114,7 +119,7 @@ async fn handle(envelope: JobEnvelope, ctx: Data<Arc<WorkerContext>>) -> Result<
     let elapsed_ms = started.elapsed().as_millis();
     match outcome {
         Ok(()) => {
-            runs::complete(&ctx.pool, job.id).await?;
+            ctx.runs.complete(job.id).await?;
             tracing::info!(job_id = job.id, kind = %job.kind, attempt = job.attempt, elapsed_ms, "job done");
             Ok(())
         }
@@ -173,7 +178,8 @@ pub async fn run(
     let pool = common::db::pool(&cfg)?;
     let mailer = Mailer::from_config(&cfg)?;
     let razorpay = common::razorpay::Razorpay::from_config(&cfg)?;
-    let ctx = Arc::new(WorkerContext { cfg: cfg.clone(), pool: pool.clone(), mailer, razorpay });
+    let runs = Bookkeeper::spawn(pool.clone());
+    let ctx = Arc::new(WorkerContext { cfg: cfg.clone(), pool: pool.clone(), mailer, razorpay, runs });
     let (stop_tx, mut stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;

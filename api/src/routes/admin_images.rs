@@ -266,7 +266,7 @@ async fn upload_image(
         order: patch.order,
         alt_text: patch.alt_text.unwrap_or_default(),
     };
-    match images::create(&state.pool, kind, id, &new).await {
+    match state.catalog_cache.after_change(images::create(&state.pool, kind, id, &new).await) {
         Ok(row) => Ok((StatusCode::CREATED, Json(view(&state, &row)))),
         Err(e) => {
             let _ = tokio::fs::remove_file(&path).await;
@@ -326,7 +326,7 @@ async fn update(state: AppState, id: i64, req: Request) -> ApiResult<Json<Produc
         return Err(no_image());
     }
     let patch = ImagePatch::try_from(update_fields(&state, req).await?).map_err(FieldErrors::bare)?;
-    let row = images::update(&state.pool, id, &patch).await?.ok_or_else(no_image)?;
+    let row = state.catalog_cache.after_change(images::update(&state.pool, id, &patch).await)?.ok_or_else(no_image)?;
     Ok(Json(view(&state, &row)))
 }
 
@@ -372,7 +372,8 @@ async fn patch_image(
     responses((status = 204), (status = 401), (status = 403),
         (status = 404, description = "`{\"detail\":\"No ProductImage matches the given query.\"}`")))]
 async fn delete_image(State(state): State<AppState>, AdminStar(_a): AdminStar, Id(id): Id) -> ApiResult<StatusCode> {
-    if images::delete(&state.pool, id).await? { Ok(StatusCode::NO_CONTENT) } else { Err(no_image()) }
+    let deleted = state.catalog_cache.after_change(images::delete(&state.pool, id).await)?;
+    if deleted { Ok(StatusCode::NO_CONTENT) } else { Err(no_image()) }
 }
 
 /// Makes the image its product's primary one.
@@ -386,7 +387,7 @@ async fn set_primary(
     AdminStar(_a): AdminStar,
     Id(id): Id,
 ) -> ApiResult<Json<PrimarySet>> {
-    let row = images::set_primary(&state.pool, id).await?.ok_or_else(no_image)?;
+    let row = state.catalog_cache.after_change(images::set_primary(&state.pool, id).await)?.ok_or_else(no_image)?;
     Ok(Json(PrimarySet { message: "Image set as primary successfully".into(), image: view(&state, &row) }))
 }
 
@@ -408,8 +409,9 @@ async fn reorder_images(
             "Items array is required with format: [{\"id\": 1, \"order\": 0}, ...]",
         )
     })?;
-    let rows = images::reorder(&state.pool, &items)
-        .await?
+    let rows = state
+        .catalog_cache
+        .after_change(images::reorder(&state.pool, &items).await)?
         .ok_or_else(|| ApiError::error(StatusCode::NOT_FOUND, "One or more images not found"))?;
     Ok(Json(ImagesReordered {
         message: format!("Successfully reordered {} images", rows.len()),

@@ -357,7 +357,8 @@ async fn create<S: ProductShape>(
 ) -> ApiResult<(StatusCode, Json<S>)> {
     let input = draft.into_input(&state.cfg.gst_default_rate);
     let product =
-        products::create(&state.pool, S::KIND, &input, Some(admin_id)).await.map_err(|e| write_error(S::KIND, e))?;
+        state.catalog_cache.after_change(products::create(&state.pool, S::KIND, &input, Some(admin_id)).await);
+    let product = product.map_err(|e| write_error(S::KIND, e))?;
     Ok((StatusCode::CREATED, Json(S::build(&state.cfg.public_base_url, &product))))
 }
 
@@ -430,8 +431,9 @@ async fn update_product(
 ) -> ApiResult<Json<Product>> {
     let kind = product_type(&path.kind)?;
     let input = typed_draft(kind, body)?.into_input(&state.cfg.gst_default_rate);
-    let p = products::update(&state.pool, kind, path.id, &input, Some(admin.user.id))
-        .await
+    let p = state
+        .catalog_cache
+        .after_change(products::update(&state.pool, kind, path.id, &input, Some(admin.user.id)).await)
         .map_err(|e| write_error(kind, e))?
         .ok_or_else(|| not_found(kind))?;
     Ok(Json(Product::new(&state.cfg.public_base_url, kind, &p)))
@@ -450,11 +452,9 @@ async fn delete_product(
     path: ProductPath,
 ) -> ApiResult<StatusCode> {
     let kind = product_type(&path.kind)?;
-    if products::delete(&state.pool, kind, path.id, Some(admin.user.id)).await.map_err(|e| write_error(kind, e))? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(not_found(kind))
-    }
+    let deleted =
+        state.catalog_cache.after_change(products::delete(&state.pool, kind, path.id, Some(admin.user.id)).await);
+    if deleted.map_err(|e| write_error(kind, e))? { Ok(StatusCode::NO_CONTENT) } else { Err(not_found(kind)) }
 }
 
 /// Flip `is_active`.
@@ -469,8 +469,9 @@ async fn toggle_status(
     path: ProductPath,
 ) -> ApiResult<Json<Product>> {
     let kind = product_type(&path.kind)?;
-    let p = products::toggle_status(&state.pool, kind, path.id, Some(admin.user.id))
-        .await
+    let p = state
+        .catalog_cache
+        .after_change(products::toggle_status(&state.pool, kind, path.id, Some(admin.user.id)).await)
         .map_err(|e| write_error(kind, e))?
         .ok_or_else(|| not_found(kind))?;
     Ok(Json(Product::new(&state.cfg.public_base_url, kind, &p)))
@@ -499,8 +500,8 @@ async fn audit_logs(
 async fn toggle_popular<S: ProductShape>(state: AppState, id: i64) -> ApiResult<Json<S>> {
     let kind = S::KIND;
     let missing = || ApiError::error(StatusCode::NOT_FOUND, format!("{} not found", kind.model_name()));
-    let p =
-        products::toggle_popular(&state.pool, kind, id).await.map_err(|e| write_error(kind, e))?.ok_or_else(missing)?;
+    let p = state.catalog_cache.after_change(products::toggle_popular(&state.pool, kind, id).await);
+    let p = p.map_err(|e| write_error(kind, e))?.ok_or_else(missing)?;
     Ok(Json(S::build(&state.cfg.public_base_url, &p)))
 }
 
@@ -554,7 +555,7 @@ impl TryFrom<PopularOrderRequest> for PopularOrder {
 async fn reorder<S: ProductShape>(state: AppState, body: PopularOrderRequest) -> ApiResult<Json<Vec<S>>> {
     let PopularOrder(ids) = PopularOrder::try_from(body)
         .map_err(|_| ApiError::error(StatusCode::BAD_REQUEST, "Order array is required"))?;
-    let rows = products::reorder_popular(&state.pool, S::KIND, &ids).await?;
+    let rows = state.catalog_cache.after_change(products::reorder_popular(&state.pool, S::KIND, &ids).await)?;
     let base = &state.cfg.public_base_url;
     Ok(Json(rows.iter().map(|p| S::build(base, p)).collect()))
 }

@@ -557,7 +557,11 @@ async fn refresh(
                 expires_in: state.jwt.ttl_seconds(),
             }))
         }
-        Rotation::Invalid | Rotation::Reused => Err(AuthError::InvalidRefresh.into()),
+        Rotation::Reused => {
+            state.auth_cache.after_change(None).await;
+            Err(AuthError::InvalidRefresh.into())
+        }
+        Rotation::Invalid => Err(AuthError::InvalidRefresh.into()),
     }
 }
 
@@ -570,7 +574,9 @@ async fn logout(
     Payload(raw): Payload<RefreshRequest>,
 ) -> ApiResult<StatusCode> {
     let RefreshToken(token) = RefreshToken::try_from(raw).map_err(AuthError::from)?;
-    sessions::revoke_by_token(&state.pool, auth.user.id, &token).await?;
+    if sessions::revoke_by_token(&state.pool, auth.user.id, &token).await? {
+        state.auth_cache.after_change(Some(auth.user.id)).await;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -615,7 +621,10 @@ async fn password_reset_confirm(
     password::check_policy(&new_password, "").map_err(AuthError::Weak)?;
     let hash = state.hasher.hash(new_password).await.map_err(ApiError::internal)?;
     match reset::confirm(&state.pool, &token, &hash).await {
-        Ok(_) => Ok(StatusCode::NO_CONTENT),
+        Ok(user_id) => {
+            state.auth_cache.after_change(Some(user_id)).await;
+            Ok(StatusCode::NO_CONTENT)
+        }
         Err(ConfirmError::InvalidToken) => Err(AuthError::InvalidResetToken.into()),
         Err(ConfirmError::Database(e)) => Err(e.into()),
     }
@@ -645,6 +654,7 @@ async fn password_change(
     users::set_password(&mut tx, auth.user.id, &hash).await?;
     sessions::revoke_all(&mut tx, auth.user.id, keep).await?;
     tx.commit().await?;
+    state.auth_cache.after_change(Some(auth.user.id)).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

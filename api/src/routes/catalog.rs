@@ -1,12 +1,13 @@
 //! Public catalogue (API.md §4.3): packages and campaigns, paged, popular lists, product images.
-//! Reads are cached in Redis under the catalogue version, which every change bumps in its own
-//! transaction: a change is visible on the very next request.
+//! Bodies are rendered once per catalogue version and served from process memory
+//! ([`crate::catalog_cache`]), with a strong `ETag`; a matching `If-None-Match` gets `304`.
 
 use std::marker::PhantomData;
-use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use common::catalog::ProductType;
 use common::catalog::products;
@@ -15,6 +16,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::catalog_cache::{Key, Rendered};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Id;
 use crate::extract::ProductPath;
@@ -42,72 +44,79 @@ pub struct PageQuery {
     page: Option<String>,
 }
 
-/// A JSON body of type `T`, serialized once (and maybe served from the cache).
-#[derive(Debug)]
-pub struct Cached<T> {
-    body: String,
-    shape: PhantomData<T>,
+/// The request's `If-None-Match` values (usually none).
+#[derive(Debug, Default)]
+pub struct IfNoneMatch(Vec<HeaderValue>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.headers.get_all(header::IF_NONE_MATCH).iter().cloned().collect()))
+    }
 }
 
-impl<T: Serialize> Cached<T> {
-    fn of(value: &T) -> ApiResult<Self> {
-        Ok(Self::raw(serde_json::to_string(value).map_err(ApiError::internal)?))
-    }
+/// Clients may keep a body but must revalidate it (with its `ETag`) before each use.
+const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("no-cache");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-    fn raw(body: String) -> Self {
-        Self { body, shape: PhantomData }
-    }
+/// A JSON body of type `T`, rendered once (and maybe served from memory), or `304 Not Modified`
+/// when the client holds it already.
+#[derive(Debug)]
+pub struct Cached<T> {
+    rendered: Rendered,
+    not_modified: bool,
+    shape: PhantomData<T>,
 }
 
 impl<T> IntoResponse for Cached<T> {
     fn into_response(self) -> Response {
-        (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], self.body).into_response()
+        let etag = self.rendered.etag;
+        if self.not_modified {
+            return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, CACHE_CONTROL)])
+                .into_response();
+        }
+        let headers = [(header::CONTENT_TYPE, JSON), (header::ETAG, etag), (header::CACHE_CONTROL, CACHE_CONTROL)];
+        (StatusCode::OK, headers, Body::from(self.rendered.body)).into_response()
     }
 }
 
-/// Serves `key` from the cache or computes, stores and serves it. Redis trouble only costs the
-/// cache; the answer is always computed from PostgreSQL when the cache cannot help.
-async fn cached<T, F, Fut>(state: &AppState, key: &str, compute: F) -> ApiResult<Cached<T>>
+/// Serves `key` from this process's cache or renders it with `render` (from PostgreSQL), then
+/// answers `304` if the client's `If-None-Match` matches.
+async fn cached<T, F, Fut>(state: &AppState, key: Key, inm: IfNoneMatch, render: F) -> ApiResult<Cached<T>>
 where
     T: Serialize,
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = ApiResult<T>>,
 {
     let ttl = state.cfg.catalog_cache_ttl;
-    if ttl.is_zero() {
-        return Cached::of(&compute().await?);
-    }
-    let version = products::version(&state.pool).await?;
-    let full_key = common::kv::key(&state.cfg, &["cache", "catalog", &version.to_string(), key]);
-    let mut conn = state.redis.clone();
-    let hit = tokio::time::timeout(
-        Duration::from_millis(500),
-        redis::cmd("GET").arg(&full_key).query_async::<Option<String>>(&mut conn),
-    )
-    .await;
-    if let Ok(Ok(Some(body))) = hit {
-        return Ok(Cached::raw(body));
-    }
-    let answer = Cached::of(&compute().await?)?;
-    let mut set = redis::cmd("SET");
-    set.arg(&full_key).arg(&answer.body).arg("EX").arg(ttl.as_secs().max(1));
-    let store = set.query_async::<()>(&mut conn);
-    if let Ok(Err(e)) = tokio::time::timeout(Duration::from_millis(500), store).await {
-        tracing::debug!(error = %e, "catalogue cache write failed");
-    }
-    Ok(answer)
+    let rendered = state
+        .catalog_cache
+        .get(&state.live, &state.pool, ttl, key, || async {
+            let value = render().await?;
+            let mut body = Vec::with_capacity(16 * 1024);
+            serde_json::to_writer(&mut body, &value).map_err(ApiError::internal)?;
+            Ok(body)
+        })
+        .await?;
+    let not_modified = rendered.matches(&inm.0);
+    Ok(Cached { rendered, not_modified, shape: PhantomData })
 }
 
 /// A page of active products of type `S`.
-async fn list<S: ProductShape>(state: AppState, page: Option<String>) -> ApiResult<Cached<Page<S>>> {
+async fn list<S: ProductShape>(state: AppState, page: Option<String>, inm: IfNoneMatch) -> ApiResult<Cached<Page<S>>> {
     let kind = S::KIND;
     let spec = PageSpec::parse(page.as_deref())?;
-    let key = format!("list:{}:{:?}", kind.as_str(), spec);
-    let st = state.clone();
-    cached(&state, &key, || async move {
+    let number = match spec {
+        PageSpec::Number(n) => Some(n),
+        PageSpec::Last => None,
+    };
+    let key = Key::List(kind, number);
+    let st = &state;
+    cached(&state, key, inm, move || async move {
         let page = match spec {
             PageSpec::Number(n) => n,
-            PageSpec::Last => spec.resolve(products::list_active(&st.pool, kind, 0, 0).await?.0)?,
+            PageSpec::Last => spec.resolve(products::count_active(&st.pool, kind).await?)?,
         };
         let (limit, offset) = window(page);
         let (count, rows) = products::list_active(&st.pool, kind, offset, limit).await?;
@@ -121,21 +130,19 @@ async fn list<S: ProductShape>(state: AppState, page: Option<String>) -> ApiResu
     .await
 }
 
-async fn detail<S: ProductShape>(state: AppState, id: i64) -> ApiResult<Cached<S>> {
+async fn detail<S: ProductShape>(state: AppState, id: i64, inm: IfNoneMatch) -> ApiResult<Cached<S>> {
     let kind = S::KIND;
-    let key = format!("detail:{}:{id}", kind.as_str());
-    let st = state.clone();
-    cached(&state, &key, || async move {
+    let st = &state;
+    cached(&state, Key::Detail(kind, id), inm, move || async move {
         let p = products::get(&st.pool, kind, id, true).await?.ok_or_else(|| not_found(kind))?;
         Ok(S::build(&st.cfg.public_base_url, &p))
     })
     .await
 }
 
-async fn popular<S: ProductShape>(state: AppState) -> ApiResult<Cached<Vec<S>>> {
-    let key = format!("popular:{}", S::KIND.as_str());
-    let st = state.clone();
-    cached(&state, &key, || async move {
+async fn popular<S: ProductShape>(state: AppState, inm: IfNoneMatch) -> ApiResult<Cached<Vec<S>>> {
+    let st = &state;
+    cached(&state, Key::Popular(S::KIND), inm, move || async move {
         let rows = products::popular(&st.pool, S::KIND).await?;
         Ok(rows.iter().map(|p| S::build(&st.cfg.public_base_url, p)).collect())
     })
@@ -148,52 +155,63 @@ pub fn not_found(kind: ProductType) -> ApiError {
 }
 
 /// Active packages, paged: popular positions first, then newest.
-#[utoipa::path(get, path = "/api/packages/", tag = "catalogue", params(PageQuery),
-    responses((status = 200, description = "DRF page of Package", body = Page<Package>),
+#[utoipa::path(get, path = "/api/packages/", tag = "catalogue", params(PageQuery, ("If-None-Match" = Option<String>, Header, description = "`ETag`s held (`*`, lists and `W/` tags accepted): `304` when one matches")),
+    responses((status = 200, description = "DRF page of Package", body = Page<Package>, headers(("ETag" = String, description = "Strong tag of the body"), ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse"))),
+        (status = 304, description = "Not Modified: `If-None-Match` matched the current `ETag`; empty body", headers(("ETag" = String, description = "Strong tag of the body"), ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse"))),
         (status = 404, description = "`{\"detail\":\"Invalid page.\"}`")))]
-async fn list_packages(State(state): State<AppState>, Query(q): Query<PageQuery>) -> ApiResult<Cached<Page<Package>>> {
-    list(state, q.page).await
+async fn list_packages(
+    State(state): State<AppState>,
+    Query(q): Query<PageQuery>,
+    inm: IfNoneMatch,
+) -> ApiResult<Cached<Page<Package>>> {
+    list(state, q.page, inm).await
 }
 
 /// Up to three active popular packages.
-#[utoipa::path(get, path = "/api/packages/popular/", tag = "catalogue",
-    responses((status = 200, description = "[Package] by popular position", body = Vec<Package>)))]
-async fn popular_packages(State(state): State<AppState>) -> ApiResult<Cached<Vec<Package>>> {
-    popular(state).await
+#[utoipa::path(get, path = "/api/packages/popular/", tag = "catalogue", params(("If-None-Match" = Option<String>, Header, description = "`ETag`s held (`*`, lists and `W/` tags accepted): `304` when one matches")),
+    responses((status = 200, description = "[Package] by popular position", body = Vec<Package>, headers(("ETag" = String, description = "Strong tag of the body"), ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse"))),
+        (status = 304, description = "Not Modified: `If-None-Match` matched the current `ETag`; empty body", headers(("ETag" = String, description = "Strong tag of the body"), ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse")))))]
+async fn popular_packages(State(state): State<AppState>, inm: IfNoneMatch) -> ApiResult<Cached<Vec<Package>>> {
+    popular(state, inm).await
 }
 
 /// One active package.
-#[utoipa::path(get, path = "/api/packages/{id}/", tag = "catalogue", params(("id" = i64, Path)),
-    responses((status = 200, description = "Package", body = Package),
+#[utoipa::path(get, path = "/api/packages/{id}/", tag = "catalogue", params(("id" = i64, Path), ("If-None-Match" = Option<String>, Header, description = "`ETag`s held (`*`, lists and `W/` tags accepted): `304` when one matches")),
+    responses((status = 200, description = "Package", body = Package, headers(("ETag" = String, description = "Strong tag of the body"), ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse"))),
+        (status = 304, description = "Not Modified: `If-None-Match` matched the current `ETag`; empty body", headers(("ETag" = String, description = "Strong tag of the body"), ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse"))),
         (status = 404, description = "`{\"detail\":\"No Package matches the given query.\"}`")))]
-async fn get_package(State(state): State<AppState>, Id(id): Id) -> ApiResult<Cached<Package>> {
-    detail(state, id).await
+async fn get_package(State(state): State<AppState>, Id(id): Id, inm: IfNoneMatch) -> ApiResult<Cached<Package>> {
+    detail(state, id, inm).await
 }
 
 /// Active campaigns, paged.
-#[utoipa::path(get, path = "/api/campaigns/", tag = "catalogue", params(PageQuery),
-    responses((status = 200, description = "DRF page of Campaign", body = Page<Campaign>),
+#[utoipa::path(get, path = "/api/campaigns/", tag = "catalogue", params(PageQuery, ("If-None-Match" = Option<String>, Header, description = "`ETag`s held (`*`, lists and `W/` tags accepted): `304` when one matches")),
+    responses((status = 200, description = "DRF page of Campaign", body = Page<Campaign>, headers(("ETag" = String, description = "Strong tag of the body"), ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse"))),
+        (status = 304, description = "Not Modified: `If-None-Match` matched the current `ETag`; empty body", headers(("ETag" = String, description = "Strong tag of the body"), ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse"))),
         (status = 404, description = "`{\"detail\":\"Invalid page.\"}`")))]
 async fn list_campaigns(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
+    inm: IfNoneMatch,
 ) -> ApiResult<Cached<Page<Campaign>>> {
-    list(state, q.page).await
+    list(state, q.page, inm).await
 }
 
 /// Up to three active popular campaigns.
-#[utoipa::path(get, path = "/api/campaigns/popular/", tag = "catalogue",
-    responses((status = 200, description = "[Campaign] by popular position", body = Vec<Campaign>)))]
-async fn popular_campaigns(State(state): State<AppState>) -> ApiResult<Cached<Vec<Campaign>>> {
-    popular(state).await
+#[utoipa::path(get, path = "/api/campaigns/popular/", tag = "catalogue", params(("If-None-Match" = Option<String>, Header, description = "`ETag`s held (`*`, lists and `W/` tags accepted): `304` when one matches")),
+    responses((status = 200, description = "[Campaign] by popular position", body = Vec<Campaign>, headers(("ETag" = String, description = "Strong tag of the body"), ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse"))),
+        (status = 304, description = "Not Modified: `If-None-Match` matched the current `ETag`; empty body", headers(("ETag" = String, description = "Strong tag of the body"), ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse")))))]
+async fn popular_campaigns(State(state): State<AppState>, inm: IfNoneMatch) -> ApiResult<Cached<Vec<Campaign>>> {
+    popular(state, inm).await
 }
 
 /// One active campaign.
-#[utoipa::path(get, path = "/api/campaigns/{id}/", tag = "catalogue", params(("id" = i64, Path)),
-    responses((status = 200, description = "Campaign", body = Campaign),
+#[utoipa::path(get, path = "/api/campaigns/{id}/", tag = "catalogue", params(("id" = i64, Path), ("If-None-Match" = Option<String>, Header, description = "`ETag`s held (`*`, lists and `W/` tags accepted): `304` when one matches")),
+    responses((status = 200, description = "Campaign", body = Campaign, headers(("ETag" = String, description = "Strong tag of the body"), ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse"))),
+        (status = 304, description = "Not Modified: `If-None-Match` matched the current `ETag`; empty body", headers(("ETag" = String, description = "Strong tag of the body"), ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse"))),
         (status = 404, description = "`{\"detail\":\"No Campaign matches the given query.\"}`")))]
-async fn get_campaign(State(state): State<AppState>, Id(id): Id) -> ApiResult<Cached<Campaign>> {
-    detail(state, id).await
+async fn get_campaign(State(state): State<AppState>, Id(id): Id, inm: IfNoneMatch) -> ApiResult<Cached<Campaign>> {
+    detail(state, id, inm).await
 }
 
 /// Error of an unknown `{type}` on the product routes.
@@ -208,15 +226,24 @@ pub fn product_type(raw: &str) -> ApiResult<ProductType> {
 
 /// A product's images by order, newest first.
 #[utoipa::path(get, path = "/api/products/{type}/{id}/images/", tag = "catalogue",
-    params(("type" = String, Path, description = "package or campaign"), ("id" = i64, Path)),
-    responses((status = 200, description = "[ProductImage] by order, newest first", body = Vec<ProductImage>),
+    params(("type" = String, Path, description = "package or campaign"), ("id" = i64, Path), ("If-None-Match" = Option<String>, Header, description = "`ETag`s held (`*`, lists and `W/` tags accepted): `304` when one matches")),
+    responses((status = 200, description = "[ProductImage] by order, newest first", body = Vec<ProductImage>, headers(("ETag" = String, description = "Strong tag of the body"), ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse"))),
+        (status = 304, description = "Not Modified: `If-None-Match` matched the current `ETag`; empty body", headers(("ETag" = String, description = "Strong tag of the body"), ("Cache-Control" = String, description = "`no-cache`: revalidate before reuse"))),
         (status = 400, description = "`{\"error\":\"Invalid product type. Must be \\\"package\\\" or \\\"campaign\\\"\"}`"),
         (status = 404, description = "`{\"detail\":\"No Package matches the given query.\"}`")))]
-async fn product_images(State(state): State<AppState>, path: ProductPath) -> ApiResult<axum::Json<Vec<ProductImage>>> {
+async fn product_images(
+    State(state): State<AppState>,
+    path: ProductPath,
+    inm: IfNoneMatch,
+) -> ApiResult<Cached<Vec<ProductImage>>> {
     let kind = product_type(&path.kind)?;
-    let product = products::get(&state.pool, kind, path.id, false).await?.ok_or_else(|| not_found(kind))?;
-    let mut images = product.images;
-    images.sort_by(|a, b| a.order.cmp(&b.order).then(b.uploaded_at.cmp(&a.uploaded_at)));
-    let base = &state.cfg.public_base_url;
-    Ok(axum::Json(images.iter().map(|i| ProductImage::new(base, i)).collect()))
+    let (id, st) = (path.id, &state);
+    cached(&state, Key::Images(kind, id), inm, move || async move {
+        let product = products::get(&st.pool, kind, id, false).await?.ok_or_else(|| not_found(kind))?;
+        let mut images = product.images;
+        images.sort_by(|a, b| a.order.cmp(&b.order).then(b.uploaded_at.cmp(&a.uploaded_at)));
+        let base = &st.cfg.public_base_url;
+        Ok(images.iter().map(|i| ProductImage::new(base, i)).collect::<Vec<_>>())
+    })
+    .await
 }

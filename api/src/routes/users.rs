@@ -256,6 +256,7 @@ async fn change_role(
     }
     let role = Role::try_from(raw)?;
     let user = users::set_role(&state.pool, id, role).await.map_err(UsersError::from)?;
+    state.auth_cache.after_change(Some(id)).await;
     Ok(Json(UserEnvelope::new(format!("User role updated to {role}"), &user)))
 }
 
@@ -277,6 +278,7 @@ async fn delete_user(
         return Err(UsersError::OwnAccount.into());
     }
     let username = users::delete(&state.pool, id).await.map_err(UsersError::from)?;
+    state.auth_cache.after_change(Some(id)).await;
     Ok(Json(SuccessMessage::new(format!("User {username} deleted successfully"))))
 }
 

@@ -1,11 +1,14 @@
 //! Packages and campaigns: reads for the public catalogue and the admin app, and every change
 //! with its audit-log entry and catalogue-version bump in one transaction.
+//!
+//! Products are read in two queries whatever their number: their rows, then the items and
+//! images of all of them at once.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, PgConnection, PgExecutor, PgPool};
 
 use super::ProductType;
 use crate::money::Money;
@@ -89,7 +92,9 @@ pub struct Product {
     pub images: Vec<ImageRow>,
 }
 
-fn select(kind: ProductType) -> String {
+/// `SELECT` of product rows of type `kind` from `from` (a source aliased `p`), with `extra`
+/// columns; items and images come from [`attach`].
+fn select_from(kind: ProductType, from: &str, extra: &str) -> String {
     let unit = match kind {
         ProductType::Package => "''::varchar",
         ProductType::Campaign => "p.unit",
@@ -97,50 +102,71 @@ fn select(kind: ProductType) -> String {
     format!(
         "SELECT p.id, p.name, p.price::text AS price, p.description, p.features, p.deliverables, {unit} AS unit,
                 p.is_active, p.is_popular, p.popular_order, p.created_by_id, u.username AS created_by_name,
-                p.created_at, p.updated_at, p.hsn_sac, p.gst_rate::text AS gst_rate
-         FROM {table} p LEFT JOIN users u ON u.id = p.created_by_id",
-        table = kind.table()
+                p.created_at, p.updated_at, p.hsn_sac, p.gst_rate::text AS gst_rate{extra}
+         FROM {from} LEFT JOIN users u ON u.id = p.created_by_id"
     )
 }
 
+fn select(kind: ProductType) -> String {
+    select_from(kind, &format!("{} p", kind.table()), "")
+}
+
+/// A package item or a product image, as [`attach`] reads both: image?, id, product id, item
+/// name or stored image, thumbnail, quantity or position, primary?, alternative text, upload
+/// time (read by position: hundreds of these make a page).
+type Child = (bool, i64, i64, String, Option<String>, i32, bool, String, Option<DateTime<Utc>>);
+
+/// Fills in the items and images of `products`, in one query.
 async fn attach(conn: &mut PgConnection, kind: ProductType, products: &mut [Product]) -> Result<(), sqlx::Error> {
     if products.is_empty() {
         return Ok(());
     }
     let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
-    let mut items: HashMap<i64, Vec<PackageItem>> = HashMap::new();
-    if kind == ProductType::Package {
-        let rows: Vec<PackageItem> = sqlx::query_as(
-            "SELECT id, package_id, name, quantity FROM package_item WHERE package_id = ANY($1) ORDER BY id",
-        )
-        .bind(&ids)
-        .fetch_all(&mut *conn)
-        .await?;
-        for row in rows {
-            items.entry(row.package_id).or_default().push(row);
+    let items = match kind {
+        ProductType::Package => {
+            "SELECT false AS image, id, package_id AS product_id, name, NULL::varchar AS thumbnail, quantity AS number,
+                    false AS is_primary, ''::varchar AS alt_text, NULL::timestamptz AS uploaded_at
+             FROM package_item WHERE package_id = ANY($1)
+             UNION ALL "
+        }
+        ProductType::Campaign => "",
+    };
+    let sql = format!(
+        r#"{items}SELECT true AS image, id, product_id, image AS name, thumbnail, "order" AS number, is_primary,
+                    alt_text, uploaded_at
+             FROM product_image WHERE product_type = $2 AND product_id = ANY($1)"#
+    );
+    let rows: Vec<Child> =
+        sqlx::query_as(AssertSqlSafe(sql)).bind(&ids).bind(kind.as_str()).fetch_all(&mut *conn).await?;
+    let at: HashMap<i64, usize> = products.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+    for (image, id, product_id, name, thumbnail, number, is_primary, alt_text, uploaded_at) in rows {
+        let Some(p) = at.get(&product_id).map(|&i| &mut products[i]) else { continue };
+        if image {
+            p.images.push(ImageRow {
+                id,
+                product_type: kind.as_str().to_string(),
+                product_id,
+                image: name,
+                thumbnail,
+                is_primary,
+                order: number,
+                alt_text,
+                uploaded_at: uploaded_at.unwrap_or_default(),
+            });
+        } else {
+            p.items.push(PackageItem { id, package_id: product_id, name, quantity: number });
         }
     }
-    let images: Vec<ImageRow> = sqlx::query_as(
-        r#"SELECT id, product_type, product_id, image, thumbnail, is_primary, "order", alt_text, uploaded_at
-           FROM product_image WHERE product_type = $1 AND product_id = ANY($2)
-           ORDER BY is_primary DESC, "order", uploaded_at DESC, id DESC"#,
-    )
-    .bind(kind.as_str())
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut by_product: HashMap<i64, Vec<ImageRow>> = HashMap::new();
-    for image in images {
-        by_product.entry(image.product_id).or_default().push(image);
-    }
     for p in products.iter_mut() {
-        p.items = items.remove(&p.id).unwrap_or_default();
-        p.images = by_product.remove(&p.id).unwrap_or_default();
+        p.items.sort_unstable_by_key(|i| i.id);
+        p.images.sort_unstable_by(|a, b| {
+            (b.is_primary, a.order, b.uploaded_at, b.id).cmp(&(a.is_primary, b.order, a.uploaded_at, a.id))
+        });
     }
     Ok(())
 }
 
-/// One product; `active_only` for the public catalogue.
+/// One product; `active_only` for the public catalogue. Two queries.
 pub async fn get(pool: &PgPool, kind: ProductType, id: i64, active_only: bool) -> Result<Option<Product>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     get_in(&mut conn, kind, id, active_only).await
@@ -162,7 +188,7 @@ async fn get_in(
     Ok(Some(product))
 }
 
-/// Products of one type by id (active or not), with their items and images, in three queries
+/// Products of one type by id (active or not), with their items and images, in two queries
 /// whatever their number; missing ids are left out.
 pub async fn get_many(pool: &PgPool, kind: ProductType, ids: &[i64]) -> Result<Vec<Product>, sqlx::Error> {
     if ids.is_empty() {
@@ -175,30 +201,50 @@ pub async fn get_many(pool: &PgPool, kind: ProductType, ids: &[i64]) -> Result<V
     Ok(rows)
 }
 
+/// A product of a page, with the number of rows in all pages.
+#[derive(sqlx::FromRow)]
+struct PageRow {
+    #[sqlx(flatten)]
+    product: Product,
+    total: i64,
+}
+
+/// Number of active products of a type.
+pub async fn count_active<'e>(db: impl PgExecutor<'e>, kind: ProductType) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {} WHERE is_active", kind.table())))
+        .fetch_one(db)
+        .await
+}
+
 /// A page of active products: by `popular_order`, then newest (API.md §4.3). Returns the total
-/// count and the page.
+/// count and the page with items and images, in two queries (the rows with the count, then
+/// their items and images); a page past the end costs a count instead.
 pub async fn list_active(
     pool: &PgPool,
     kind: ProductType,
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<Product>), sqlx::Error> {
+    const ORDER: &str = "popular_order, created_at DESC, id DESC";
     let mut conn = pool.acquire().await?;
-    let count: i64 =
-        sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {} WHERE is_active", kind.table())))
-            .fetch_one(&mut *conn)
-            .await?;
-    let sql = format!(
-        "{} WHERE p.is_active ORDER BY p.popular_order, p.created_at DESC, p.id DESC OFFSET $1 LIMIT $2",
-        select(kind)
+    // The page is cut first; only its rows get the user join.
+    let page = format!(
+        "(SELECT t.*, count(*) OVER () AS total FROM {table} t WHERE t.is_active ORDER BY {ORDER} OFFSET $1 LIMIT $2) p",
+        table = kind.table()
     );
-    let mut rows: Vec<Product> =
-        sqlx::query_as(AssertSqlSafe(sql)).bind(offset).bind(limit).fetch_all(&mut *conn).await?;
-    attach(&mut conn, kind, &mut rows).await?;
-    Ok((count, rows))
+    let sql = format!("{} ORDER BY p.{}", select_from(kind, &page, ", p.total"), ORDER.replace(", ", ", p."));
+    let rows: Vec<PageRow> = sqlx::query_as(AssertSqlSafe(sql)).bind(offset).bind(limit).fetch_all(&mut *conn).await?;
+    let count = match rows.first() {
+        Some(row) => row.total,
+        None if offset == 0 && limit > 0 => 0,
+        None => return Ok((count_active(&mut *conn, kind).await?, Vec::new())),
+    };
+    let mut products: Vec<Product> = rows.into_iter().map(|r| r.product).collect();
+    attach(&mut conn, kind, &mut products).await?;
+    Ok((count, products))
 }
 
-/// Active popular products by position, at most three.
+/// Active popular products by position, at most three. Two queries.
 pub async fn popular(pool: &PgPool, kind: ProductType) -> Result<Vec<Product>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let sql = format!("{} WHERE p.is_active AND p.is_popular ORDER BY p.popular_order, p.id LIMIT 3", select(kind));
@@ -295,7 +341,8 @@ pub async fn bump_version(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Current catalogue version, the key of cached public reads.
+/// Current catalogue version, the key of cached public reads (every bump also notifies
+/// `catalog_changed` with the new version, by a trigger).
 pub async fn version(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT version FROM catalog_version").fetch_one(pool).await
 }

@@ -11,20 +11,30 @@ use std::future::Future;
 use std::time::Duration;
 
 use apalis_redis::ConnectionManager;
+use futures::FutureExt;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
-use super::redis_queue::{self, task_id};
-use super::{NOTIFY_CHANNEL, Queue, QueueStorage, storage};
+use super::redis_queue::{self, Delivery, task_id};
+use super::{NOTIFY_CHANNEL, Queue, runs, storage};
 use crate::config::Config;
 
-/// Rows pushed per transaction; keeps lock times short.
-pub const BATCH: i64 = 200;
+/// Rows pushed per transaction (one Redis round trip per queue for all of them); keeps lock times
+/// short, and a few batches past [`REDIS_BACKLOG_LIMIT`] stay far below the ~8,000 due jobs
+/// apalis' fetch script can take.
+pub const BATCH: i64 = 500;
 /// A queue with this many jobs waiting in Redis (scheduled + active) gets no more until workers
 /// catch up: PostgreSQL holds the rest safely, and Redis holds no more than workers can start on.
 pub const REDIS_BACKLOG_LIMIT: u64 = 4_000;
-/// Finished jobs' data removed from Redis per queue and housekeeping round.
+/// Finished jobs' data removed from Redis per script call; a housekeeping round repeats the call
+/// (up to [`VACUUM_ROUNDS`] times per queue) while it finds a full batch.
 pub const VACUUM_BATCH: usize = 5_000;
+/// Vacuum calls per queue and housekeeping round: up to 100,000 finished jobs every 5 s.
+pub const VACUUM_ROUNDS: usize = 20;
+/// How soon a dispatcher looks again at a queue it left full: workers drain a full Redis backlog
+/// in about a second at thousands of jobs a second, so a refill at every `OUTBOX_POLL_MS` would
+/// leave them idle.
+const REFILL_MIN: Duration = Duration::from_millis(25);
 
 /// The outbox dispatcher of one process.
 #[derive(Clone)]
@@ -36,7 +46,16 @@ pub struct Dispatcher {
     stale_after: Duration,
 }
 
-type DueRow = (i64, String, String, serde_json::Value, i32);
+type DueRow = (String, i64, String, serde_json::Value, i32);
+
+/// What one dispatch round did.
+#[derive(Debug, Default)]
+struct Round {
+    /// Rows pushed.
+    pushed: usize,
+    /// Some queue reached [`REDIS_BACKLOG_LIMIT`]: its due rows (if any) wait for room.
+    saturated: bool,
+}
 
 impl Dispatcher {
     /// A dispatcher over the given pool and Redis connection.
@@ -46,89 +65,101 @@ impl Dispatcher {
 
     /// Pushes every due job once; returns how many went out. Errors leave rows pending.
     pub async fn dispatch_due(&self) -> Result<usize, DispatchError> {
-        let mut total = 0;
-        loop {
-            let pushed = self.dispatch_batch().await?;
-            total += pushed;
-            if pushed < BATCH as usize {
-                return Ok(total);
-            }
-        }
+        Ok(self.dispatch_round().await?.pushed)
     }
 
-    /// Queues whose Redis backlog (scheduled + active: pushes land in the scheduled set and only a
-    /// worker's fetch moves them on, so counting the active list alone sees 0 while no worker
-    /// polls) is at the limit.
-    async fn saturated_queues(&self) -> Result<Vec<String>, DispatchError> {
-        let mut full = Vec::new();
-        for queue in Queue::ALL {
-            let waiting = redis_queue::backlog(&self.redis, &self.prefix, queue)
-                .await
-                .map_err(|e| DispatchError::Redis(e.to_string()))?;
-            if waiting >= REDIS_BACKLOG_LIMIT {
-                full.push(queue.as_str().to_string());
+    /// Pushes the due jobs of every queue, each up to its room in Redis: [`REDIS_BACKLOG_LIMIT`]
+    /// less what already waits there (scheduled + active: pushes land in the scheduled set and
+    /// only a worker's fetch moves them on, so counting the active list alone sees 0 while no
+    /// worker polls). One Redis round trip tells every queue's backlog; it is read again before
+    /// each further batch, so dispatchers pushing at the same time overshoot the limit by a batch
+    /// each at most.
+    async fn dispatch_round(&self) -> Result<Round, DispatchError> {
+        let backlogs = redis_queue::backlogs(&self.redis, &self.prefix, &Queue::ALL)
+            .await
+            .map_err(|e| DispatchError::Redis(e.to_string()))?;
+        let mut round = Round::default();
+        for (queue, mut waiting) in Queue::ALL.into_iter().zip(backlogs) {
+            loop {
+                let room = REDIS_BACKLOG_LIMIT.saturating_sub(waiting);
+                if room == 0 {
+                    round.saturated = true;
+                    break;
+                }
+                let want = room.min(BATCH as u64) as i64;
+                let pushed = self.dispatch_batch(queue, want).await?;
+                round.pushed += pushed;
+                if (pushed as i64) < want {
+                    break;
+                }
+                waiting = redis_queue::backlog(&self.redis, &self.prefix, queue)
+                    .await
+                    .map_err(|e| DispatchError::Redis(e.to_string()))?;
             }
         }
-        Ok(full)
+        Ok(round)
     }
 
-    async fn dispatch_batch(&self) -> Result<usize, DispatchError> {
-        let saturated = self.saturated_queues().await?;
-        let mut tx = self.pool.begin().await?;
+    /// One transaction: takes up to `limit` due rows of `queue` (oldest first, through the
+    /// `(queue, status, id)` index, so a long backlog of one queue costs the others nothing),
+    /// pushes them in one batch, and marks them `queued` (a bookkeeping commit that does not
+    /// wait for an fsync: if a crash loses it, the rows are `pending` again and their next push
+    /// carries the same keys, which Redis drops; a worker that already got the first copy claims
+    /// the due `pending` row). If the push fails the transaction rolls back and the rows stay
+    /// `pending`.
+    async fn dispatch_batch(&self, queue: Queue, limit: i64) -> Result<usize, DispatchError> {
+        let mut tx = runs::relaxed(&self.pool).await?;
         let rows: Vec<DueRow> = sqlx::query_as(
-            "SELECT id, queue, kind, payload, pushes FROM job
-             WHERE status = 'pending' AND run_at <= now() AND queue <> ALL($2)
-             ORDER BY run_at, id
-             LIMIT $1
+            "SELECT ctid::text, id, kind, payload, pushes FROM job
+             WHERE queue = $1 AND status = 'pending' AND run_at <= now()
+             ORDER BY id
+             LIMIT $2
              FOR UPDATE SKIP LOCKED",
         )
-        .bind(BATCH)
-        .bind(&saturated)
+        .bind(queue.as_str())
+        .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {
             return Ok(0);
         }
-        let mut storages: HashMap<Queue, QueueStorage> = HashMap::new();
-        let mut pushed = Vec::with_capacity(rows.len());
-        let mut unknown = Vec::new();
-        let mut push_error = None;
-        for (id, queue_name, kind, payload, pushes) in rows {
-            let Some(queue) = Queue::parse(&queue_name) else {
-                unknown.push(id);
-                continue;
-            };
-            let storage = storages.entry(queue).or_insert_with(|| storage(self.redis.clone(), &self.prefix, queue));
-            match redis_queue::push(storage, id, pushes + 1, kind, payload).await {
-                Ok(()) => pushed.push(id),
-                Err(e) => {
-                    push_error = Some(e);
-                    break;
-                }
-            }
+        let mut tids = Vec::with_capacity(rows.len());
+        let mut deliveries = Vec::with_capacity(rows.len());
+        for (tid, job_id, kind, payload, pushes) in rows {
+            tids.push(tid);
+            deliveries.push(Delivery { job_id, push: pushes + 1, kind, payload });
         }
-        if !pushed.is_empty() {
-            sqlx::query(
-                "UPDATE job SET status = 'queued', pushes = pushes + 1, queued_at = now(), updated_at = now()
-                 WHERE id = ANY($1)",
-            )
-            .bind(&pushed)
-            .execute(&mut *tx)
-            .await?;
+        let count = deliveries.len();
+        let mut storage = storage(self.redis.clone(), &self.prefix, queue);
+        if let Err(e) = redis_queue::push_batch(&mut storage, deliveries).await {
+            tx.rollback().await?;
+            return Err(DispatchError::Redis(e));
         }
-        if !unknown.is_empty() {
-            sqlx::query(
-                "UPDATE job SET status = 'dead', last_error = 'unknown queue', updated_at = now() WHERE id = ANY($1)",
-            )
-            .bind(&unknown)
-            .execute(&mut *tx)
-            .await?;
-        }
+        // By row address: the rows are locked since the SELECT, so their `ctid` has not moved,
+        // and a TID scan never depends on the planner's estimates.
+        sqlx::query(
+            "UPDATE job SET status = 'queued', pushes = pushes + 1, queued_at = now(), updated_at = now()
+             WHERE ctid = ANY($1::text[]::tid[])",
+        )
+        .bind(&tids)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        match push_error {
-            Some(e) => Err(DispatchError::Redis(e)),
-            None => Ok(pushed.len()),
-        }
+        Ok(count)
+    }
+
+    /// Marks `dead` the pending rows naming a queue this build does not know: no worker can
+    /// take them. Runs with the stale-job check, not per round (it reads every pending row).
+    pub async fn bury_unknown_queues(&self) -> Result<u64, DispatchError> {
+        let known: Vec<&str> = Queue::ALL.iter().map(|q| q.as_str()).collect();
+        Ok(sqlx::query(
+            "UPDATE job SET status = 'dead', last_error = 'unknown queue', updated_at = now()
+             WHERE status = 'pending' AND queue <> ALL($1)",
+        )
+        .bind(&known)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     /// Puts back jobs that were pushed or started long ago and never finished; handlers are
@@ -186,25 +217,37 @@ impl Dispatcher {
         Ok(running + requeued)
     }
 
-    /// Removes finished jobs' data from Redis (every queue, up to [`VACUUM_BATCH`] each).
+    /// Removes finished jobs' data from Redis (every queue, up to [`VACUUM_ROUNDS`] ×
+    /// [`VACUUM_BATCH`] each).
     pub async fn vacuum(&self) -> Result<u64, DispatchError> {
         let mut total = 0;
         for queue in Queue::ALL {
-            total += redis_queue::vacuum_finished(&self.redis, &self.prefix, queue, VACUUM_BATCH)
-                .await
-                .map_err(|e| DispatchError::Redis(e.to_string()))?;
+            for _ in 0..VACUUM_ROUNDS {
+                let removed = redis_queue::vacuum_finished(&self.redis, &self.prefix, queue, VACUUM_BATCH)
+                    .await
+                    .map_err(|e| DispatchError::Redis(e.to_string()))?;
+                total += removed;
+                // Each set gives up to VACUUM_BATCH: fewer in total means both are empty.
+                if removed < VACUUM_BATCH as u64 {
+                    break;
+                }
+            }
         }
         Ok(total)
     }
 
-    /// Runs until `shutdown` resolves: wakes on every committed enqueue (LISTEN/NOTIFY) and at
-    /// least every `OUTBOX_POLL_MS`.
+    /// Runs until `shutdown` resolves: wakes on committed enqueues (LISTEN/NOTIFY; all those that
+    /// arrived during a round are served by the next one), at least every `OUTBOX_POLL_MS`, and
+    /// every [`REFILL_MIN`] (backing off to `OUTBOX_POLL_MS` while nothing drains) while a
+    /// queue is at [`REDIS_BACKLOG_LIMIT`].
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let worker = async {
             let mut listener: Option<PgListener> = None;
             let mut last_stale_check = tokio::time::Instant::now();
             let mut last_vacuum = tokio::time::Instant::now();
             let mut failures: u32 = 0;
+            let mut saturated = false;
+            let mut refill = REFILL_MIN;
             loop {
                 if listener.is_none() {
                     listener = match PgListener::connect_with(&self.pool).await {
@@ -221,12 +264,16 @@ impl Dispatcher {
                         }
                     };
                 }
-                match self.dispatch_due().await {
-                    Ok(n) => {
-                        if n > 0 {
-                            tracing::debug!(pushed = n, "outbox dispatched");
+                match self.dispatch_round().await {
+                    Ok(round) => {
+                        if round.pushed > 0 {
+                            tracing::debug!(pushed = round.pushed, "outbox dispatched");
                         }
                         failures = 0;
+                        // A full queue is looked at again soon, so its workers never run dry;
+                        // less and less often while nothing drains it (no worker running).
+                        refill = if round.pushed > 0 || !saturated { REFILL_MIN } else { (refill * 2).min(self.poll) };
+                        saturated = round.saturated;
                     }
                     Err(e) => {
                         failures = failures.saturating_add(1);
@@ -250,8 +297,19 @@ impl Dispatcher {
                         Ok(n) => tracing::warn!(requeued = n, "stale jobs queued again"),
                         Err(e) => tracing::warn!(error = %e, "stale job check failed"),
                     }
+                    match self.bury_unknown_queues().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::error!(jobs = n, "jobs for an unknown queue marked dead"),
+                        Err(e) => tracing::warn!(error = %e, "unknown queue check failed"),
+                    }
                 }
-                let wait = if failures > 0 { self.poll.max(Duration::from_millis(500)) } else { self.poll };
+                let wait = if failures > 0 {
+                    self.poll.max(Duration::from_millis(500))
+                } else if saturated {
+                    refill.min(self.poll)
+                } else {
+                    self.poll
+                };
                 let notified = async {
                     match listener.as_mut() {
                         Some(l) => l.recv().await.map(|_| ()),
@@ -267,6 +325,11 @@ impl Dispatcher {
                     }
                     _ = tokio::time::sleep(wait) => {}
                 }
+                // One round per burst, not per job: every notification that arrived meanwhile
+                // (each committed enqueue sends one) is served by the same round.
+                if let Some(l) = listener.as_mut() {
+                    coalesce(l);
+                }
             }
         };
         tokio::select! {
@@ -274,6 +337,22 @@ impl Dispatcher {
             _ = shutdown => {}
         }
     }
+}
+
+/// Most notifications taken without waiting before a round: bounds the drain under a flood.
+const COALESCE_LIMIT: usize = 100_000;
+
+/// Consumes the notifications that have already arrived, without waiting for more.
+fn coalesce(listener: &mut PgListener) -> usize {
+    let mut taken = 0;
+    while taken < COALESCE_LIMIT {
+        match listener.recv().now_or_never() {
+            Some(Ok(_)) => taken += 1,
+            // Pending (nothing more has arrived) or an error the next `recv` reports again.
+            None | Some(Err(_)) => break,
+        }
+    }
+    taken
 }
 
 /// Why a dispatch round stopped.

@@ -96,15 +96,28 @@ pub struct JobEnvelope {
 pub type QueueStorage = RedisStorage<JobEnvelope, ConnectionManager>;
 
 /// Builds the apalis storage of `queue` on an existing connection.
+///
+/// Task locks are off: the job row's claim is the lock (a second delivery finds the row taken),
+/// and apalis' lease script removes each started task from the active list with an `LREM` that
+/// scans the whole list, a cost per job that grows with the backlog. A fetched task still sits
+/// in its worker's in-flight set until acknowledged, which is what crash recovery
+/// ([`redis_queue::release_worker`], apalis' orphan re-enqueue) works from. Pub/sub events are
+/// off: nothing subscribes.
 pub fn storage(conn: ConnectionManager, prefix: &str, queue: Queue) -> QueueStorage {
     let config = apalis_redis::Config::default()
         .queue(queue.redis_name(prefix))
         .idempotency_ttl(Some(Duration::from_secs(86_400)))
         .heartbeat_interval(Duration::from_secs(10))
         .missed_heartbeats(6)
-        .batch_size(16);
+        .lock_tasks(false)
+        .emit_events(false)
+        .batch_size(FETCH_BATCH);
     RedisStorage::new(conn).with_config(config)
 }
+
+/// Tasks one apalis fetch takes (and the order of the number of acknowledgements one Redis call
+/// carries). A worker holds at most this many fetched tasks beyond those running.
+pub const FETCH_BATCH: usize = 32;
 
 /// Writes `job` to the outbox in the caller's transaction. With a `dedupe_key`, a second job
 /// with the same key is not created and `None` is returned.

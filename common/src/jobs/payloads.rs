@@ -201,3 +201,14 @@ impl Job for DeletePrivateFiles {
     const QUEUE: Queue = Queue::Media;
     const MAX_ATTEMPTS: i32 = 8;
 }
+
+/// Does nothing: a job kind for measuring the job machinery itself (`scripts/bench-jobs`, the
+/// backlog tests). Nothing in the service enqueues it; its handler only returns.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Noop {}
+
+impl Job for Noop {
+    const KIND: &'static str = "noop";
+    const QUEUE: Queue = Queue::Maintenance;
+    const MAX_ATTEMPTS: i32 = 3;
+}

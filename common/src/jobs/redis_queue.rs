@@ -46,6 +46,38 @@ pub async fn push(
     storage.push_task(task).await.map_err(|e| e.to_string())
 }
 
+/// One delivery of a job row, for [`push_batch`].
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// `job.id`.
+    pub job_id: i64,
+    /// The push number (`job.pushes + 1`): task id and idempotency key are [`task_id`] of both.
+    pub push: i32,
+    /// `job.kind`.
+    pub kind: String,
+    /// `job.payload`.
+    pub payload: serde_json::Value,
+}
+
+/// [`push`] for many deliveries of one queue in one round trip: apalis' own batch push (one Lua
+/// script call writing exactly the keys its single push writes, with the same task ids and
+/// idempotency keys). The script runs atomically in Redis: either every delivery is written or,
+/// when the call fails, the caller cannot tell, and the next push of the same rows carries the
+/// same keys, so Redis keeps one copy of each.
+pub async fn push_batch(storage: &mut QueueStorage, deliveries: Vec<Delivery>) -> Result<(), String> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let tasks = deliveries.into_iter().map(|d| {
+        let id = task_id(d.job_id, d.push);
+        TaskBuilder::new(JobEnvelope { job_id: d.job_id, kind: d.kind, payload: d.payload })
+            .task_id(TaskId::from_string(id.clone()))
+            .idempotency_key(id)
+            .build()
+    });
+    storage.push_all(futures::stream::iter(tasks)).await.map_err(|e| e.to_string())
+}
+
 fn keys(redis: &ConnectionManager, prefix: &str, queue: Queue) -> apalis_redis::Config {
     storage(redis.clone(), prefix, queue).get_config().clone()
 }
@@ -56,16 +88,19 @@ fn now_secs() -> u64 {
 
 /// Jobs waiting in the queue: the scheduled set plus the active list.
 pub async fn backlog(redis: &ConnectionManager, prefix: &str, queue: Queue) -> redis::RedisResult<u64> {
-    let cfg = keys(redis, prefix, queue);
+    Ok(backlogs(redis, prefix, &[queue]).await?.pop().unwrap_or_default())
+}
+
+/// [`backlog`] of several queues in one round trip, in the order given.
+pub async fn backlogs(redis: &ConnectionManager, prefix: &str, queues: &[Queue]) -> redis::RedisResult<Vec<u64>> {
+    let mut pipe = redis::pipe();
+    for queue in queues {
+        let cfg = keys(redis, prefix, *queue);
+        pipe.cmd("ZCARD").arg(cfg.scheduled_jobs_set()).cmd("LLEN").arg(cfg.active_jobs_list());
+    }
     let mut conn = redis.clone();
-    let (scheduled, active): (u64, u64) = redis::pipe()
-        .cmd("ZCARD")
-        .arg(cfg.scheduled_jobs_set())
-        .cmd("LLEN")
-        .arg(cfg.active_jobs_list())
-        .query_async(&mut conn)
-        .await?;
-    Ok(scheduled + active)
+    let counts: Vec<u64> = pipe.query_async(&mut conn).await?;
+    Ok(counts.chunks(2).map(|pair| pair.iter().sum()).collect())
 }
 
 /// Ids of every job waiting in the queue (scheduled or active). Bounded by the dispatcher's
@@ -173,6 +208,7 @@ static VACUUM: LazyLock<Script> = LazyLock::new(|| {
                 redis.call('hdel', KEYS[3], id)
                 redis.call('hdel', KEYS[4] .. ':result', id)
                 redis.call('del', KEYS[4] .. ':' .. id)
+                redis.call('del', KEYS[5] .. ':' .. id)
                 n = n + 1
             end
         end
@@ -183,6 +219,12 @@ static VACUUM: LazyLock<Script> = LazyLock::new(|| {
 
 /// Removes the data of finished jobs (acknowledged done or dead) from Redis, at most `limit` per
 /// call and set; returns how many. The job table keeps every job's state, so nothing is lost.
+///
+/// Their idempotency keys go too (every push here uses its task id as idempotency key), rather
+/// than after the 24 h TTL: at thousands of jobs a second those keys alone would hold hundreds of
+/// millions of entries. A finished task's key only ever stopped a repeated push of a row that is
+/// no longer waiting for that push (it was claimed, or it is a retry that the repeated push may
+/// as well deliver), so dropping it loses no protection.
 pub async fn vacuum_finished(
     redis: &ConnectionManager,
     prefix: &str,
@@ -196,6 +238,7 @@ pub async fn vacuum_finished(
         .key(cfg.dead_jobs_set())
         .key(cfg.job_data_hash())
         .key(cfg.job_meta_hash())
+        .key(cfg.idempotency_key_set())
         .arg(limit)
         .invoke_async(&mut conn)
         .await
