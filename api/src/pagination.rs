@@ -69,6 +69,11 @@ pub struct PageLinks<'a> {
     pub path: &'a str,
     /// The request's raw query, if any.
     pub query: Option<&'a str>,
+    /// Whether the link to page 1 keeps `page=1`: on the lists that answer a bare array of every
+    /// row when `page` is absent (§1: admin and staff orders, the staff list), so following
+    /// `previous` back to page 1 gives a page, not the whole list. Elsewhere DRF's link without
+    /// `page`.
+    pub explicit_first: bool,
 }
 
 impl PageLinks<'_> {
@@ -88,6 +93,22 @@ impl PageLinks<'_> {
         }
         let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
         format!("{}{}?{query}", self.base, self.path)
+    }
+}
+
+impl PageLinks<'_> {
+    /// Whether a raw query holds a parameter other than `page`.
+    pub fn has_other_parameters(query: &str) -> bool {
+        url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k != "page")
+    }
+
+    /// A link made without the request's query, made again with it: the `page` of `url` kept,
+    /// the request's other parameters added.
+    pub fn relink(&self, url: &str) -> String {
+        let page = url.split_once('?').and_then(|(_, q)| {
+            url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "page").and_then(|(_, v)| v.parse().ok())
+        });
+        self.link(page)
     }
 }
 
@@ -111,7 +132,7 @@ impl<T> Page<T> {
         Self {
             count,
             next: (page < last).then(|| links.link(Some(page + 1))),
-            previous: (page > 1).then(|| links.link((page > 2).then_some(page - 1))),
+            previous: (page > 1).then(|| links.link((page > 2 || links.explicit_first).then_some(page - 1))),
             results,
         }
     }
@@ -134,21 +155,47 @@ mod tests {
     use super::*;
 
     fn page(query: Option<&str>, n: i64, count: i64) -> Page<()> {
-        let links = PageLinks { base: "http://x.test", path: "/api/admin/orders/", query };
+        let links = PageLinks { base: "http://x.test", path: "/api/notifications/", query, explicit_first: false };
         Page::new(&links, n, count, Vec::new())
     }
 
     #[test]
     fn links_keep_the_other_parameters_and_replace_page() {
         let p = page(Some("assigned_to=7&page=2&status=in_progress"), 2, 45);
-        assert_eq!(p.next.as_deref(), Some("http://x.test/api/admin/orders/?assigned_to=7&page=3&status=in_progress"));
-        assert_eq!(p.previous.as_deref(), Some("http://x.test/api/admin/orders/?assigned_to=7&status=in_progress"));
+        assert_eq!(p.next.as_deref(), Some("http://x.test/api/notifications/?assigned_to=7&page=3&status=in_progress"));
+        assert_eq!(p.previous.as_deref(), Some("http://x.test/api/notifications/?assigned_to=7&status=in_progress"));
         let p = page(Some("page=3&search=a%20b%26c"), 3, 45);
         assert_eq!(p.next, None);
-        assert_eq!(p.previous.as_deref(), Some("http://x.test/api/admin/orders/?page=2&search=a+b%26c"));
+        assert_eq!(p.previous.as_deref(), Some("http://x.test/api/notifications/?page=2&search=a+b%26c"));
         let p = page(None, 1, 21);
-        assert_eq!(p.next.as_deref(), Some("http://x.test/api/admin/orders/?page=2"));
+        assert_eq!(p.next.as_deref(), Some("http://x.test/api/notifications/?page=2"));
         assert_eq!(p.previous, None);
+    }
+
+    #[test]
+    fn bare_array_lists_link_back_to_page_one_explicitly() {
+        let links = PageLinks {
+            base: "http://x.test",
+            path: "/api/admin/orders/",
+            query: Some("page=2&status=x"),
+            explicit_first: true,
+        };
+        let p: Page<()> = Page::new(&links, 2, 45, Vec::new());
+        assert_eq!(p.previous.as_deref(), Some("http://x.test/api/admin/orders/?page=1&status=x"));
+    }
+
+    #[test]
+    fn links_made_without_the_query_are_made_again_with_it() {
+        let links = PageLinks {
+            base: "http://x.test",
+            path: "/api/packages/",
+            query: Some("utm=a%20b&page=2"),
+            explicit_first: false,
+        };
+        assert_eq!(links.relink("http://x.test/api/packages/?page=3"), "http://x.test/api/packages/?page=3&utm=a+b");
+        assert_eq!(links.relink("http://x.test/api/packages/"), "http://x.test/api/packages/?utm=a+b");
+        assert!(PageLinks::has_other_parameters("page=2&utm=x"));
+        assert!(!PageLinks::has_other_parameters("page=2"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! worker runtime.
 
 pub mod accounts;
+pub mod analytics;
 pub mod cart;
 pub mod catalog;
 pub mod config;

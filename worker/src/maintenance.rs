@@ -6,7 +6,8 @@ use crate::{JobError, WorkerContext};
 
 /// Deletes expired refresh and reset tokens, expired idempotency keys, finished jobs older
 /// than `keep_jobs_days`, and staged private files older than a day that no row names
-/// ([`crate::resources::prune_staging`]).
+/// ([`crate::resources::prune_staging`]); folds the analytics rollups' rows
+/// ([`common::analytics::compact`]).
 pub async fn prune(ctx: &WorkerContext, job: PruneExpired) -> Result<(), JobError> {
     let days = f64::from(job.keep_jobs_days.max(1));
     let refresh = sqlx::query("DELETE FROM refresh_token WHERE expires_at < now() - interval '1 day'")
@@ -26,7 +27,8 @@ pub async fn prune(ctx: &WorkerContext, job: PruneExpired) -> Result<(), JobErro
             .await?
             .rows_affected();
     let staged = crate::resources::prune_staging(ctx).await?;
-    tracing::info!(refresh, resets, idem, jobs, staged, "pruned expired rows and staged files");
+    common::analytics::compact(&ctx.pool).await?;
+    tracing::info!(refresh, resets, idem, jobs, staged, "pruned expired rows and staged files, compacted analytics");
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 use std::marker::PhantomData;
 
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, Query, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -45,7 +45,7 @@ pub struct PageQuery {
 }
 
 /// The request's `If-None-Match` values (usually none).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct IfNoneMatch(Vec<HeaderValue>);
 
 impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
@@ -103,8 +103,15 @@ where
     Ok(Cached { rendered, not_modified, shape: PhantomData })
 }
 
-/// A page of active products of type `S`.
-async fn list<S: ProductShape>(state: AppState, page: Option<String>, inm: IfNoneMatch) -> ApiResult<Cached<Page<S>>> {
+/// A page of active products of type `S`. The page is cached without the request's other
+/// query parameters; when there are some, its `next`/`previous` links are rewritten to keep them
+/// (as DRF does), from the same cached rows.
+async fn list<S: ProductShape>(
+    state: AppState,
+    page: Option<String>,
+    raw: Option<String>,
+    inm: IfNoneMatch,
+) -> ApiResult<Cached<Page<S>>> {
     let kind = S::KIND;
     let spec = PageSpec::parse(page.as_deref())?;
     let number = match spec {
@@ -113,7 +120,10 @@ async fn list<S: ProductShape>(state: AppState, page: Option<String>, inm: IfNon
     };
     let key = Key::List(kind, number);
     let st = &state;
-    cached(&state, key, inm, move || async move {
+    let path = format!("/api/{}s/", kind.as_str());
+    let p = &path;
+    let held = inm.clone();
+    let page = cached(&state, key, inm, move || async move {
         let page = match spec {
             PageSpec::Number(n) => n,
             PageSpec::Last => spec.resolve(products::count_active(&st.pool, kind).await?)?,
@@ -122,12 +132,23 @@ async fn list<S: ProductShape>(state: AppState, page: Option<String>, inm: IfNon
         let (count, rows) = products::list_active(&st.pool, kind, offset, limit).await?;
         spec.resolve(count)?;
         let base = &st.cfg.public_base_url;
-        // The route reads no other parameter, and the cache key holds only the page.
-        let path = format!("/api/{}s/", kind.as_str());
-        let links = PageLinks { base, path: &path, query: None };
+        let links = PageLinks { base, path: p, query: None, explicit_first: false };
         Ok(Page::new(&links, page, count, rows.iter().map(|p| S::build(base, p)).collect()))
     })
-    .await
+    .await?;
+    let Some(query) = raw.filter(|q| PageLinks::has_other_parameters(q)) else { return Ok(page) };
+    let links = PageLinks { base: &state.cfg.public_base_url, path: &path, query: Some(&query), explicit_first: false };
+    let mut value: serde_json::Value = serde_json::from_slice(&page.rendered.body).map_err(ApiError::internal)?;
+    for name in ["next", "previous"] {
+        if let Some(link) = value.get_mut(name)
+            && let Some(url) = link.as_str()
+        {
+            *link = serde_json::Value::String(links.relink(url));
+        }
+    }
+    let rendered = Rendered::new(serde_json::to_vec(&value).map_err(ApiError::internal)?);
+    let not_modified = rendered.matches(&held.0);
+    Ok(Cached { rendered, not_modified, shape: PhantomData })
 }
 
 async fn detail<S: ProductShape>(state: AppState, id: i64, inm: IfNoneMatch) -> ApiResult<Cached<S>> {
@@ -162,9 +183,10 @@ pub fn not_found(kind: ProductType) -> ApiError {
 async fn list_packages(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
+    RawQuery(raw): RawQuery,
     inm: IfNoneMatch,
 ) -> ApiResult<Cached<Page<Package>>> {
-    list(state, q.page, inm).await
+    list(state, q.page, raw, inm).await
 }
 
 /// Up to three active popular packages.
@@ -192,9 +214,10 @@ async fn get_package(State(state): State<AppState>, Id(id): Id, inm: IfNoneMatch
 async fn list_campaigns(
     State(state): State<AppState>,
     Query(q): Query<PageQuery>,
+    RawQuery(raw): RawQuery,
     inm: IfNoneMatch,
 ) -> ApiResult<Cached<Page<Campaign>>> {
-    list(state, q.page, inm).await
+    list(state, q.page, raw, inm).await
 }
 
 /// Up to three active popular campaigns.

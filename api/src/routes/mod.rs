@@ -4,6 +4,7 @@ pub mod admin_checklists;
 pub mod admin_images;
 pub mod admin_products;
 pub mod admin_resource_fields;
+pub mod analytics;
 pub mod auth;
 pub mod cart;
 pub mod catalog;
@@ -57,6 +58,7 @@ pub fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
         .merge(admin_resource_fields::router())
         .merge(notifications::router())
         .merge(secure_files::router())
+        .merge(analytics::router())
         .split_for_parts();
     let (public, public_doc) = health::public_router().merge(crate::metrics::router()).split_for_parts();
     doc.merge(public_doc);

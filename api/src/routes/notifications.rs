@@ -115,7 +115,8 @@ async fn list(
     let (limit, offset) = window(page);
     let (count, rows) = notifications::list(&state.pool, user, unread_only, limit, offset).await?;
     spec.resolve(count)?;
-    let links = PageLinks { base: &state.cfg.public_base_url, path: LIST_PATH, query: raw.as_deref() };
+    let links =
+        PageLinks { base: &state.cfg.public_base_url, path: LIST_PATH, query: raw.as_deref(), explicit_first: false };
     Ok(Json(Page::new(&links, page, count, rows.iter().map(NotificationView::from).collect())))
 }
 

@@ -6,6 +6,7 @@
 mod accounts;
 mod admin_checklists;
 mod admin_resource_fields;
+mod analytics;
 mod auth_cache;
 mod auth_tokens;
 mod builders;
@@ -25,6 +26,7 @@ mod notifications;
 mod nul_input;
 mod order_desk;
 mod orders;
+mod page_links;
 mod password_reset;
 mod payments;
 mod rate_limits;

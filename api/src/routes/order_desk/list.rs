@@ -87,7 +87,7 @@ async fn listing(
     };
     let rows = list::list(&state.pool, filter, Some(window(n))).await?;
     spec.resolve(rows.count)?;
-    let links = PageLinks { base: &state.cfg.public_base_url, path, query };
+    let links = PageLinks { base: &state.cfg.public_base_url, path, query, explicit_first: true };
     Ok(Listing::Page(Page::new(&links, n, rows.count, AdminOrderRow::all(&rows))))
 }
 

@@ -143,7 +143,12 @@ async fn staff_list(
     let n = PageSpec::parse(Some(&page))?.resolve(count)?;
     let (limit, offset) = window(n);
     let shown = rows.iter().skip(offset as usize).take(limit as usize).map(StaffView::from).collect();
-    let links = PageLinks { base: &state.cfg.public_base_url, path: "/api/admin/staff/", query: raw.as_deref() };
+    let links = PageLinks {
+        base: &state.cfg.public_base_url,
+        path: "/api/admin/staff/",
+        query: raw.as_deref(),
+        explicit_first: true,
+    };
     Ok(Json(Listing::Page(Page::new(&links, n, count, shown))))
 }
 
