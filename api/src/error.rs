@@ -173,12 +173,20 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, json!({ "detail": "A server error occurred." }))
+                let mut res =
+                    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({ "detail": "A server error occurred." })))
+                        .into_response();
+                res.extensions_mut().insert(ErrorCause(cause));
+                return res;
             }
         };
         (status, axum::Json(body)).into_response()
     }
 }
+
+/// Why a 5xx answer was given (never in its body): read by the access log's error reporting.
+#[derive(Debug, Clone)]
+pub struct ErrorCause(pub String);
 
 /// Handler result.
 pub type ApiResult<T> = Result<T, ApiError>;

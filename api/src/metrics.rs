@@ -121,8 +121,69 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
             let _ = writeln!(out, "electioncart_jobs{{queue=\"{queue}\",status=\"{status}\"}} {n}");
         }
     }
+    let waiting = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query_as::<_, (String, i64, Option<f64>)>(
+            "SELECT queue, count(*),
+                    extract(epoch FROM now() - min(CASE WHEN status = 'queued' THEN LEAST(run_at, coalesce(queued_at, run_at))
+                                                        ELSE run_at END))::float8
+             FROM job
+             WHERE status = 'queued' OR (status = 'pending' AND run_at <= now())
+             GROUP BY queue",
+        )
+        .fetch_all(&state.pool),
+    )
+    .await;
+    if let Ok(Ok(rows)) = waiting {
+        let by_queue: std::collections::HashMap<String, (i64, f64)> =
+            rows.into_iter().map(|(q, n, age)| (q, (n, age.unwrap_or(0.0).max(0.0)))).collect();
+        let _ =
+            writeln!(out, "# HELP electioncart_queue_depth Jobs due and not started, per queue (outbox and Redis).");
+        let _ = writeln!(out, "# TYPE electioncart_queue_depth gauge");
+        for q in common::jobs::Queue::ALL {
+            let n = by_queue.get(q.as_str()).map_or(0, |v| v.0);
+            let _ = writeln!(out, "electioncart_queue_depth{{queue=\"{}\"}} {n}", q.as_str());
+        }
+        let _ = writeln!(
+            out,
+            "# HELP electioncart_queue_oldest_pending_seconds Age of the oldest job due and not started, per queue."
+        );
+        let _ = writeln!(out, "# TYPE electioncart_queue_oldest_pending_seconds gauge");
+        for q in common::jobs::Queue::ALL {
+            let age = by_queue.get(q.as_str()).map_or(0.0, |v| v.1);
+            let _ = writeln!(out, "electioncart_queue_oldest_pending_seconds{{queue=\"{}\"}} {age:.3}", q.as_str());
+        }
+    }
+    let issues = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query_as::<_, (i64, i64)>(
+            "SELECT count(*) FILTER (WHERE resolved_at IS NULL), count(*) FROM payment_issue",
+        )
+        .fetch_one(&state.pool),
+    )
+    .await;
+    if let Ok(Ok((open, all))) = issues {
+        let _ = writeln!(
+            out,
+            "# HELP electioncart_payment_issues Payment issues recorded (wrong amount, cancelled or already paid order…)."
+        );
+        let _ = writeln!(out, "# TYPE electioncart_payment_issues gauge");
+        let _ = writeln!(out, "electioncart_payment_issues{{state=\"open\"}} {open}");
+        let _ = writeln!(out, "electioncart_payment_issues{{state=\"all\"}} {all}");
+    }
     let mut redis = state.redis.clone();
     let redis_up = common::kv::ping(&mut redis).await;
+    if redis_up {
+        let mut job_text = String::new();
+        let rendered = tokio::time::timeout(
+            Duration::from_secs(2),
+            common::job_metrics::render(&mut redis, &state.cfg.queue_prefix, &mut job_text),
+        )
+        .await;
+        if let Ok(Ok(())) = rendered {
+            out.push_str(&job_text);
+        }
+    }
     let _ = writeln!(out, "# HELP electioncart_dependency_up Whether a dependency answered during this scrape.");
     let _ = writeln!(out, "# TYPE electioncart_dependency_up gauge");
     let _ = writeln!(out, "electioncart_dependency_up{{dependency=\"database\"}} {}", u8::from(database_up));

@@ -52,6 +52,8 @@ pub async fn request_id_and_log(State(state): State<AppState>, mut req: Request,
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     if status >= 500 {
         tracing::error!(request_id = %id, %method, path, status, latency_ms, user_id, "request");
+        let cause = res.extensions().get::<crate::error::ErrorCause>().map(|c| c.0.as_str());
+        state.reporter.http_error(&id, method.as_str(), &path, status, cause);
     } else {
         tracing::info!(request_id = %id, %method, path, status, latency_ms, user_id, "request");
     }
@@ -142,8 +144,11 @@ pub fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {
         .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "unknown panic".into());
     tracing::error!(panic = %msg, "handler panicked");
-    (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({ "detail": "A server error occurred." })))
-        .into_response()
+    let mut res =
+        (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({ "detail": "A server error occurred." })))
+            .into_response();
+    res.extensions_mut().insert(crate::error::ErrorCause(format!("panic: {msg}")));
+    res
 }
 
 /// CORS per API.md §1 (credentials, the original's methods and headers, plus ours), exposing

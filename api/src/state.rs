@@ -43,6 +43,8 @@ pub struct AppState {
     pub auth_cache: Arc<crate::auth_cache::AuthCache>,
     /// Rendered public catalogue bodies of this process, kept current by `live`.
     pub catalog_cache: Arc<crate::catalog_cache::CatalogCache>,
+    /// Error tracking (`SENTRY_DSN`): 5xx answers and panics.
+    pub reporter: common::error_report::ErrorReporter,
 }
 
 /// Image decodes at once per API process.
@@ -63,6 +65,7 @@ impl AppState {
         };
         let live = crate::live::Live::new();
         let auth_cache = crate::auth_cache::AuthCache::new(cfg.auth_cache_ttl, live.clone(), pool.clone());
+        let reporter = common::error_report::ErrorReporter::new(cfg.sentry_dsn.as_ref(), "api", cfg.app_env.as_str());
         Ok(Self {
             cfg: Arc::new(cfg),
             pool,
@@ -78,6 +81,7 @@ impl AppState {
             live,
             auth_cache,
             catalog_cache: Arc::default(),
+            reporter,
         })
     }
 }

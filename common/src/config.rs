@@ -155,6 +155,8 @@ pub struct Config {
     pub password_reset_url: String,
     /// `METRICS_TOKEN`.
     pub metrics_token: Option<SecretString>,
+    /// `SENTRY_DSN`: error tracking, off when unset (checked to parse as a DSN).
+    pub sentry_dsn: Option<SecretString>,
     /// `GST_DEFAULT_RATE` in percent.
     pub gst_default_rate: String,
     /// `PRICES_INCLUDE_GST`.
@@ -226,8 +228,6 @@ pub struct Config {
     pub backup_retention_days: u32,
     /// `LOG_FORMAT`.
     pub log_format: LogFormat,
-    /// `SENTRY_DSN`.
-    pub sentry_dsn: Option<SecretString>,
     /// `RATE_LIMITS_ENABLED` (on by default; benchmarks may switch it off).
     pub rate_limits_enabled: bool,
     /// `PASSWORD_HASH_CONCURRENCY`: argon2 computations at once per API process (default: cores).
@@ -261,6 +261,7 @@ impl fmt::Debug for Config {
             .field("redis_url", &self.redis_url)
             .field("queue_prefix", &self.queue_prefix)
             .field("jwt_secret", &"***")
+            .field("sentry_dsn", &self.sentry_dsn.as_ref().map(|_| "***"))
             .field("jwt_ttl", &self.jwt_ttl)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("trusted_proxies", &self.trusted_proxies)
@@ -431,6 +432,13 @@ impl Config {
             password_reset_ttl: v.seconds("PASSWORD_RESET_TTL_SECONDS", 3_600)?,
             password_reset_url,
             metrics_token: v.get("METRICS_TOKEN").map(|s| SecretString::from(s.to_string())),
+            sentry_dsn: match v.get("SENTRY_DSN").map(str::trim).filter(|s| !s.is_empty()) {
+                None => None,
+                Some(raw) => match raw.parse::<sentry::types::Dsn>() {
+                    Ok(_) => Some(SecretString::from(raw.to_string())),
+                    Err(e) => return Err(ConfigError::invalid("SENTRY_DSN", format!("not a Sentry DSN: {e}"))),
+                },
+            },
             gst_default_rate: v.string("GST_DEFAULT_RATE", "18"),
             prices_include_gst: v.bool("PRICES_INCLUDE_GST", true)?,
             cors_allowed_origins: v
@@ -475,7 +483,6 @@ impl Config {
             backup_dir: PathBuf::from(v.string("BACKUP_DIR", "./var/backups")),
             backup_retention_days: v.parse("BACKUP_RETENTION_DAYS", 14)?,
             log_format,
-            sentry_dsn: v.get("SENTRY_DSN").map(|s| SecretString::from(s.to_string())),
             rate_limits_enabled: v.bool("RATE_LIMITS_ENABLED", true)?,
             password_hash_concurrency,
             outbox_poll: v.millis("OUTBOX_POLL_MS", 1_000)?,

@@ -8,6 +8,7 @@ pub mod builders;
 pub mod cloudinary;
 pub mod proxy;
 pub mod razorpay;
+pub mod sentry;
 pub mod smtp;
 
 use std::net::SocketAddr;

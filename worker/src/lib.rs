@@ -38,6 +38,10 @@ pub struct WorkerContext {
     pub razorpay: Option<common::razorpay::Razorpay>,
     /// Claims and completions, batched across the handlers running in this process.
     pub runs: Bookkeeper,
+    /// Error tracking (`SENTRY_DSN`): jobs that fail for good.
+    pub reporter: common::error_report::ErrorReporter,
+    /// Durations and failures of this process's attempts, added to Redis every few seconds.
+    pub metrics: Arc<common::job_metrics::JobMetrics>,
 }
 
 /// A handler's failure.
@@ -116,7 +120,9 @@ async fn handle(envelope: JobEnvelope, ctx: Data<Arc<WorkerContext>>) -> Result<
     let outcome = tokio::spawn(async move { dispatch(&run_ctx, &run_job).await })
         .await
         .unwrap_or_else(|e| Err(JobError::Retry(format!("handler panicked: {e}"))));
-    let elapsed_ms = started.elapsed().as_millis();
+    let elapsed = started.elapsed();
+    ctx.metrics.observe(&job.kind, elapsed);
+    let elapsed_ms = elapsed.as_millis();
     match outcome {
         Ok(()) => {
             ctx.runs.complete(job.id).await?;
@@ -126,6 +132,8 @@ async fn handle(envelope: JobEnvelope, ctx: Data<Arc<WorkerContext>>) -> Result<
         Err(JobError::Unrunnable(message)) => {
             runs::bury(&ctx.pool, job.id, &message).await?;
             tracing::error!(job_id = job.id, kind = %job.kind, error = %message, "job cannot run; marked dead");
+            ctx.metrics.failure(&job.kind, "dead");
+            ctx.reporter.job_failed(job.id, &job.kind, job.attempt, &message);
             Err(Box::new(AbortError::new(message)))
         }
         Err(err) => {
@@ -135,16 +143,41 @@ async fn handle(envelope: JobEnvelope, ctx: Data<Arc<WorkerContext>>) -> Result<
                 FailureOutcome::Retry(delay) => {
                     tracing::warn!(job_id = job.id, kind = %job.kind, attempt = job.attempt, error = %message,
                         retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
+                    ctx.metrics.failure(&job.kind, "retry");
                     Ok(())
                 }
                 FailureOutcome::Exhausted => {
                     tracing::error!(job_id = job.id, kind = %job.kind, attempt = job.attempt, error = %message,
                         "job failed for good");
+                    ctx.metrics.failure(&job.kind, "failed");
+                    ctx.reporter.job_failed(job.id, &job.kind, job.attempt, &message);
                     Err(Box::new(AbortError::new(message)))
                 }
             }
         }
     }
+}
+
+/// Adds this process's job counts to Redis every 5 s, and once more on the way out.
+async fn flush_metrics(
+    metrics: Arc<common::job_metrics::JobMetrics>,
+    mut redis: redis::aio::ConnectionManager,
+    prefix: String,
+    stop: impl Future<Output = ()> + Send,
+) {
+    let ticking = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            if let Err(e) = metrics.flush(&mut redis, &prefix).await {
+                tracing::debug!(error = %e, "job metrics not flushed; kept for the next round");
+            }
+        }
+    };
+    tokio::select! {
+        _ = ticking => {}
+        _ = stop => {}
+    }
+    let _ = metrics.flush(&mut redis, &prefix).await;
 }
 
 /// Connects to Redis, retrying until it answers or `stop` fires.
@@ -179,7 +212,17 @@ pub async fn run(
     let mailer = Mailer::from_config(&cfg)?;
     let razorpay = common::razorpay::Razorpay::from_config(&cfg)?;
     let runs = Bookkeeper::spawn(pool.clone());
-    let ctx = Arc::new(WorkerContext { cfg: cfg.clone(), pool: pool.clone(), mailer, razorpay, runs });
+    let reporter = common::error_report::ErrorReporter::new(cfg.sentry_dsn.as_ref(), "worker", cfg.app_env.as_str());
+    let metrics = Arc::new(common::job_metrics::JobMetrics::default());
+    let ctx = Arc::new(WorkerContext {
+        cfg: cfg.clone(),
+        pool: pool.clone(),
+        mailer,
+        razorpay,
+        runs,
+        reporter,
+        metrics: metrics.clone(),
+    });
     let (stop_tx, mut stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -193,6 +236,12 @@ pub async fn run(
         return Ok(());
     };
     let mut background = Vec::new();
+    background.push(tokio::spawn(flush_metrics(
+        metrics,
+        redis.clone(),
+        cfg.queue_prefix.clone(),
+        stopped(stop_rx.clone()),
+    )));
     if options.dispatcher {
         let d = Dispatcher::new(&cfg, pool.clone(), redis.clone());
         background.push(tokio::spawn(d.run(stopped(stop_rx.clone()))));

@@ -16,6 +16,7 @@ mod catalog_cache;
 mod checklists;
 mod conventions;
 mod emails;
+mod error_tracking;
 mod health;
 mod images;
 mod invoices;
