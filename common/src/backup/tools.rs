@@ -14,7 +14,7 @@ use crate::config::SecretUrl;
 /// `url` without its password (as libpq reads it), and the password.
 fn libpq_target(url: &SecretUrl) -> Result<(String, Option<String>), String> {
     let mut parsed = url.parsed().ok_or("the database URL does not parse")?;
-    let password = parsed.password().map(|p| percent_decode(p));
+    let password = parsed.password().map(percent_decode);
     let _ = parsed.set_password(None);
     Ok((parsed.to_string(), password))
 }
