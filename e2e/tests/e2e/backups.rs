@@ -326,3 +326,68 @@ async fn the_backup_tick_enqueues_once_across_schedulers() {
         sqlx::query_as("SELECT kind, status FROM backup_run").fetch_all(&app.pool).await.unwrap();
     assert_eq!((jobs, runs), (1, vec![("scheduled".to_string(), "queued".to_string())]));
 }
+
+#[tokio::test]
+async fn a_dump_without_a_tables_rows_fails_verification() {
+    let app = builder().spawn().await;
+    seed(&app).await;
+    let stored = backup::dump(&app.cfg, Utc::now()).await.unwrap();
+    // A dump like it but without the rows of one table that no other references: its table of
+    // contents less that entry, restored into a database that is dumped again.
+    let leaf = ["notification", "order_status_history", "payment_history", "payment_record"]
+        .into_iter()
+        .find(|t| stored.counts.tables.get(*t).is_some_and(|n| *n > 0))
+        .expect("a seeded leaf table");
+    let rows = stored.counts.tables[leaf];
+    let list = std::process::Command::new("pg_restore").arg("--list").arg(&stored.path).output().unwrap();
+    let toc: String = String::from_utf8(list.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains(&format!("TABLE DATA public {leaf} ")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let toc_file = stored.path.with_extension("toc");
+    std::fs::write(&toc_file, toc).unwrap();
+    let partial = empty_database(&app).await;
+    let status = std::process::Command::new("pg_restore")
+        .args(["--no-owner", "--exit-on-error", "--use-list"])
+        .arg(&toc_file)
+        .arg(format!("--dbname={}", url_of(&app, &partial)))
+        .arg(&stored.path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let short = stored.path.with_file_name("short.dump");
+    let status = std::process::Command::new("pg_dump")
+        .args(["--format=custom", "--file"])
+        .arg(&short)
+        .arg(format!("--dbname={}", url_of(&app, &partial)))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    drop_database(&app, &partial).await;
+    let err = backup::verify(&app.cfg, &short, &stored.counts).await.unwrap_err();
+    assert!(err.contains(&format!("table {leaf}: 0 rows, expected {rows}")), "{err}");
+}
+
+#[tokio::test]
+async fn a_given_verify_database_is_emptied_and_used() {
+    let app = builder().spawn().await;
+    seed(&app).await;
+    let scratch = empty_database(&app).await;
+    {
+        let mut conn = PgConnection::connect(&url_of(&app, &scratch)).await.unwrap();
+        sqlx::query("CREATE TABLE leftover (id int)").execute(&mut conn).await.unwrap();
+    }
+    let app_cfg = {
+        let mut cfg = app.cfg.clone();
+        cfg.backup_verify_database_url = Some(SecretUrl::new(url_of(&app, &scratch)));
+        cfg
+    };
+    let id = backup::request(&app.pool, RunKind::Cli, None, None).await.unwrap().unwrap();
+    let run = backup::execute(&app_cfg, &app.pool, id).await.expect("verified in the given database");
+    assert!(run.verified);
+    // Left empty afterwards, and not dropped.
+    assert!(counts_of(&url_of(&app, &scratch)).await.tables.is_empty());
+    drop_database(&app, &scratch).await;
+}
