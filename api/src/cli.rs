@@ -461,11 +461,21 @@ pub async fn restore(cfg: &Config, args: RestoreArgs) -> anyhow::Result<u8> {
     use common::backup::restore::{self, RestoreOptions};
     use common::config::SecretUrl;
     let into = args.into.map(SecretUrl::new).unwrap_or_else(|| cfg.database_url.clone());
+    let mut sha256 = args.sha256;
+    if sha256.is_none() && !common::backup::sidecar_path(&args.from).exists() {
+        // No sidecar: the backup_run row of the service's database, if it answers quickly.
+        let pool = common::db::pool(cfg)?;
+        let lookup = common::backup::recorded_sha256(&pool, &args.from);
+        if let Ok(Ok(Some(found))) = tokio::time::timeout(std::time::Duration::from_secs(5), lookup).await {
+            println!("checking against the sha256 recorded in backup_run");
+            sha256 = Some(found);
+        }
+    }
     let opts = RestoreOptions {
         from: args.from,
         into,
         force: args.force,
-        sha256: args.sha256,
+        sha256,
         issued_from: args.issued_from.map(SecretUrl::new),
         key: cfg.backup_encryption_key.clone(),
         timeout: cfg.backup_timeout,

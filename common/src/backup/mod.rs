@@ -154,6 +154,10 @@ pub enum RequestError {
     Database(#[from] sqlx::Error),
 }
 
+/// Hours after which a queued or running backup is taken as abandoned ([`request`] marks it
+/// failed): well past `BACKUP_TIMEOUT_SECONDS` (3600) for the dump, the test restore and the tar.
+pub const ABANDONED_AFTER_HOURS: i32 = 6;
+
 /// Records a queued backup and, except for [`RunKind::Cli`] (run by the caller at once, the row
 /// created `running`), enqueues its job in the same transaction. With a `dedupe_key` (a
 /// scheduler tick) a second request for the same key creates nothing and returns `Ok(None)`.
@@ -163,6 +167,16 @@ pub async fn request(
     requested_by: Option<i64>,
     dedupe_key: Option<&str>,
 ) -> Result<Option<i64>, RequestError> {
+    // A run left queued or running for hours belongs to a process that died (a killed `api
+    // backup`, a lost job): it would block every backup after it.
+    sqlx::query(
+        "UPDATE backup_run SET status = 'failed', finished_at = now(),
+                error = 'abandoned: still ' || status || ' after ' || $1::int || ' hours (its process stopped)'
+         WHERE status IN ('queued', 'running') AND COALESCE(started_at, created_at) < now() - make_interval(hours => $1::int)",
+    )
+    .bind(ABANDONED_AFTER_HOURS)
+    .execute(pool)
+    .await?;
     let mut tx = pool.begin().await?;
     let status = if kind == RunKind::Cli { "running" } else { "queued" };
     let inserted = sqlx::query_scalar::<_, i64>(
@@ -199,6 +213,20 @@ pub async fn list(pool: &PgPool, limit: i64, offset: i64) -> Result<(i64, Vec<Ba
     .fetch_all(pool)
     .await?;
     Ok((count, rows))
+}
+
+/// The SHA-256 recorded for a backup file, looked up by its path or its file name.
+pub async fn recorded_sha256(pool: &PgPool, file: &Path) -> Result<Option<String>, sqlx::Error> {
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    sqlx::query_scalar(
+        "SELECT sha256::text FROM backup_run
+         WHERE sha256 IS NOT NULL AND (location = $1 OR (location LIKE '%/' || $2 AND $2 <> ''))
+         ORDER BY id DESC LIMIT 1",
+    )
+    .bind(file.display().to_string())
+    .bind(name)
+    .fetch_optional(pool)
+    .await
 }
 
 /// One run.

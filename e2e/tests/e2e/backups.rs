@@ -391,3 +391,31 @@ async fn a_given_verify_database_is_emptied_and_used() {
     assert!(counts_of(&url_of(&app, &scratch)).await.tables.is_empty());
     drop_database(&app, &scratch).await;
 }
+
+#[tokio::test]
+async fn an_abandoned_run_does_not_block_backups_for_ever() {
+    let app = builder().spawn().await;
+    let first = backup::request(&app.pool, RunKind::Cli, None, None).await.unwrap().unwrap();
+    assert!(matches!(
+        backup::request(&app.pool, RunKind::Manual, None, None).await,
+        Err(backup::RequestError::Running)
+    ));
+    sqlx::query("UPDATE backup_run SET started_at = now() - interval '7 hours' WHERE id = $1")
+        .bind(first)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let second = backup::request(&app.pool, RunKind::Manual, None, None).await.unwrap().unwrap();
+    let old = backup::get(&app.pool, first).await.unwrap().unwrap();
+    assert_eq!(old.status, "failed");
+    assert!(old.error.unwrap().starts_with("abandoned"));
+    assert_ne!(first, second);
+    // The sha256 of a file is found by its name too (for `api restore` without the sidecar).
+    sqlx::query("UPDATE backup_run SET sha256 = repeat('a', 64), location = '/srv/b/x.dump' WHERE id = $1")
+        .bind(first)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let found = backup::recorded_sha256(&app.pool, Path::new("/elsewhere/x.dump")).await.unwrap();
+    assert_eq!(found, Some("a".repeat(64)));
+}
