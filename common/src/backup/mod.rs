@@ -535,19 +535,24 @@ pub async fn execute(cfg: &Config, pool: &PgPool, run_id: i64) -> Result<BackupR
 }
 
 /// Applies [`retention::Retention`] to the successful runs whose files are still there: deletes
-/// the files (dump, sidecar, media archive) of those it does not keep and marks their rows.
-/// Returns how many were pruned.
+/// the files (dump, sidecar, media archive) of those it does not keep and marks their rows. The
+/// files of failed runs (kept for a look at what went wrong) go once older than
+/// `BACKUP_RETENTION_DAYS`; they never count as a month's first backup. Returns how many runs
+/// were pruned.
 pub async fn prune(cfg: &Config, pool: &PgPool, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
-    let rows: Vec<(i64, DateTime<Utc>, String, Option<String>)> = sqlx::query_as(
-        "SELECT id, COALESCE(started_at, created_at), location, media_location FROM backup_run
-         WHERE status = 'ok' AND location IS NOT NULL",
+    let rows: Vec<(i64, DateTime<Utc>, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT id, COALESCE(started_at, created_at), location, media_location, status FROM backup_run
+         WHERE status IN ('ok', 'failed') AND location IS NOT NULL",
     )
     .fetch_all(pool)
     .await?;
     let policy = retention::Retention { days: cfg.backup_retention_days, months: cfg.backup_keep_months };
-    let dated: Vec<(i64, DateTime<Utc>)> = rows.iter().map(|(id, at, _, _)| (*id, *at)).collect();
-    let doomed = policy.to_delete(&dated, now);
-    for (id, _, location, media) in rows.iter().filter(|r| doomed.contains(&r.0)) {
+    let good: Vec<(i64, DateTime<Utc>)> =
+        rows.iter().filter(|r| r.4 == "ok").map(|(id, at, _, _, _)| (*id, *at)).collect();
+    let mut doomed = policy.to_delete(&good, now);
+    let cutoff = now - chrono::Duration::days(i64::from(cfg.backup_retention_days));
+    doomed.extend(rows.iter().filter(|r| r.4 == "failed" && r.1 <= cutoff).map(|r| r.0));
+    for (id, _, location, media, _) in rows.iter().filter(|r| doomed.contains(&r.0)) {
         let path = PathBuf::from(location);
         for file in [Some(sidecar_path(&path)), Some(path), media.as_ref().map(PathBuf::from)].into_iter().flatten() {
             if let Err(e) = tokio::fs::remove_file(&file).await

@@ -24,6 +24,21 @@ fn builder() -> TestAppBuilder {
     TestAppBuilder::new().var("BACKUP_DIR", temp_dir("dir").display().to_string())
 }
 
+/// Removes the test's BACKUP_DIR when the test ends.
+struct RemoveDir(PathBuf);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn spawn(builder: TestAppBuilder) -> (TestApp, RemoveDir) {
+    let app = builder.spawn().await;
+    let dir = RemoveDir(app.cfg.backup_dir.clone());
+    (app, dir)
+}
+
 /// Three customers and an admin, two products, three orders (two paid, so invoice numbers).
 async fn seed(app: &TestApp) -> i64 {
     let admin = app.create_user("boss", "pass-word-123", "admin", "boss@example.com").await;
@@ -82,7 +97,7 @@ async fn run_cli_backup(app: &TestApp) -> Result<backup::BackupRun, String> {
 
 #[tokio::test]
 async fn a_backup_of_a_seeded_database_verifies_with_its_counts() {
-    let app = builder().spawn().await;
+    let (app, _dir) = spawn(builder()).await;
     seed(&app).await;
     std::fs::create_dir_all(app.cfg.media_dir.join("products")).unwrap();
     std::fs::write(app.cfg.media_dir.join("products/a.jpg"), b"jpeg").unwrap();
@@ -115,7 +130,7 @@ async fn a_backup_of_a_seeded_database_verifies_with_its_counts() {
 
 #[tokio::test]
 async fn two_requests_give_one_202_and_one_409_and_the_worker_runs_it() {
-    let app = builder().with_worker().spawn().await;
+    let (app, _dir) = spawn(builder().with_worker()).await;
     seed(&app).await;
     let (_, admin) = app.user_token("ops", "admin").await;
     let (_, customer) = app.user_token("cust", "user").await;
@@ -154,7 +169,7 @@ async fn two_requests_give_one_202_and_one_409_and_the_worker_runs_it() {
 
 #[tokio::test]
 async fn verification_reports_missing_rows_and_a_failed_run_notifies_admins() {
-    let app = builder().spawn().await;
+    let (app, _dir) = spawn(builder()).await;
     let admin = seed(&app).await;
     let stored = backup::dump(&app.cfg, Utc::now()).await.unwrap();
     assert!(backup::verify(&app.cfg, &stored.path, &stored.counts).await.is_ok());
@@ -187,7 +202,7 @@ async fn verification_reports_missing_rows_and_a_failed_run_notifies_admins() {
 
 #[tokio::test]
 async fn restore_checks_the_checksum_refuses_a_non_empty_target_and_moves_the_counters() {
-    let app = builder().spawn().await;
+    let (app, _dir) = spawn(builder()).await;
     seed(&app).await;
     // The counter behind the numbers issued (as an older dump could be): the restore fixes it.
     sqlx::query("UPDATE invoice_counter SET last_seq = 0").execute(&app.pool).await.unwrap();
@@ -258,7 +273,7 @@ async fn restore_checks_the_checksum_refuses_a_non_empty_target_and_moves_the_co
 #[tokio::test]
 async fn encrypted_backups_verify_and_restore_only_with_the_key() {
     let key = "5a".repeat(32);
-    let app = builder().var("BACKUP_ENCRYPTION_KEY", key.as_str()).spawn().await;
+    let (app, _dir) = spawn(builder().var("BACKUP_ENCRYPTION_KEY", key.as_str())).await;
     seed(&app).await;
     let run = run_cli_backup(&app).await.expect("encrypted backup verified");
     assert!(run.encrypted && run.verified);
@@ -277,27 +292,30 @@ async fn encrypted_backups_verify_and_restore_only_with_the_key() {
 
 #[tokio::test]
 async fn retention_deletes_old_files_and_marks_their_rows() {
-    let app = builder().var("BACKUP_KEEP_MONTHS", "0").spawn().await;
+    let (app, _dir) = spawn(builder().var("BACKUP_KEEP_MONTHS", "0")).await;
     let dir = &app.cfg.backup_dir;
     std::fs::create_dir_all(dir).unwrap();
     let now = Utc::now();
     let mut ids = Vec::new();
-    for (i, days) in [20i64, 1].into_iter().enumerate() {
+    for (i, (days, status)) in [(20i64, "ok"), (1, "ok"), (20, "failed"), (1, "failed")].into_iter().enumerate() {
         let file = dir.join(format!("b{i}.dump"));
         std::fs::write(&file, b"x").unwrap();
         std::fs::write(backup::sidecar_path(&file), b"y").unwrap();
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO backup_run (kind, status, started_at, location, verified) VALUES ('cli', 'ok', $1, $2, true)
+            "INSERT INTO backup_run (kind, status, started_at, location, verified) VALUES ('cli', $3, $1, $2, true)
              RETURNING id",
         )
         .bind(now - chrono::Duration::days(days))
         .bind(file.display().to_string())
+        .bind(status)
         .fetch_one(&app.pool)
         .await
         .unwrap();
         ids.push((id, file));
     }
-    assert_eq!(backup::prune(&app.cfg, &app.pool, now).await.unwrap(), 1);
+    // The old good one and the old failed one go; the young ones stay.
+    assert_eq!(backup::prune(&app.cfg, &app.pool, now).await.unwrap(), 2);
+    assert!(!ids[2].1.exists() && ids[3].1.exists());
     let old = backup::get(&app.pool, ids[0].0).await.unwrap().unwrap();
     assert!(old.location.is_none() && old.pruned_at.is_some());
     assert!(!ids[0].1.exists() && !backup::sidecar_path(&ids[0].1).exists());
@@ -307,7 +325,7 @@ async fn retention_deletes_old_files_and_marks_their_rows() {
 
 #[tokio::test]
 async fn the_backup_tick_enqueues_once_across_schedulers() {
-    let app = builder().spawn().await;
+    let (app, _dir) = spawn(builder()).await;
     let cron = common::backup::cron::CronSchedule::parse("30 2 * * *").unwrap();
     // 02:30 in Asia/Kolkata is 21:00 UTC the day before.
     let tick = Utc.with_ymd_and_hms(2026, 12, 5, 21, 0, 10).unwrap();
@@ -329,7 +347,7 @@ async fn the_backup_tick_enqueues_once_across_schedulers() {
 
 #[tokio::test]
 async fn a_dump_without_a_tables_rows_fails_verification() {
-    let app = builder().spawn().await;
+    let (app, _dir) = spawn(builder()).await;
     seed(&app).await;
     let stored = backup::dump(&app.cfg, Utc::now()).await.unwrap();
     // A dump like it but without the rows of one table that no other references: its table of
@@ -372,7 +390,7 @@ async fn a_dump_without_a_tables_rows_fails_verification() {
 
 #[tokio::test]
 async fn a_given_verify_database_is_emptied_and_used() {
-    let app = builder().spawn().await;
+    let (app, _dir) = spawn(builder()).await;
     seed(&app).await;
     let scratch = empty_database(&app).await;
     {
@@ -394,7 +412,7 @@ async fn a_given_verify_database_is_emptied_and_used() {
 
 #[tokio::test]
 async fn an_abandoned_run_does_not_block_backups_for_ever() {
-    let app = builder().spawn().await;
+    let (app, _dir) = spawn(builder()).await;
     let first = backup::request(&app.pool, RunKind::Cli, None, None).await.unwrap().unwrap();
     assert!(matches!(
         backup::request(&app.pool, RunKind::Manual, None, None).await,
