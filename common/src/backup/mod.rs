@@ -338,7 +338,13 @@ pub async fn dump(cfg: &Config, now: DateTime<Utc>) -> Result<Stored, String> {
 
     let media = if cfg.cloudinary_url.is_none() && tokio::fs::metadata(&cfg.media_dir).await.is_ok() {
         let tar = cfg.backup_dir.join(format!("electioncart-{stamp}-media.tar"));
-        tools::tar(&cfg.media_dir, &tar, cfg.backup_timeout).await?;
+        if let Err(e) = tools::tar(&cfg.media_dir, &tar, cfg.backup_timeout).await {
+            // Nothing left behind that no row names (retention would never see it).
+            for file in [tar, sidecar_path(&path), path] {
+                let _ = tokio::fs::remove_file(file).await;
+            }
+            return Err(format!("media archive: {e}"));
+        }
         Some(tar)
     } else {
         None
@@ -540,21 +546,30 @@ pub async fn execute(cfg: &Config, pool: &PgPool, run_id: i64) -> Result<BackupR
 /// `BACKUP_RETENTION_DAYS`; they never count as a month's first backup. Returns how many runs
 /// were pruned.
 pub async fn prune(cfg: &Config, pool: &PgPool, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
-    let rows: Vec<(i64, DateTime<Utc>, String, Option<String>, String)> = sqlx::query_as(
-        "SELECT id, COALESCE(started_at, created_at), location, media_location, status FROM backup_run
+    #[derive(sqlx::FromRow)]
+    struct Kept {
+        id: i64,
+        taken_at: DateTime<Utc>,
+        location: String,
+        media_location: Option<String>,
+        status: String,
+    }
+    let rows: Vec<Kept> = sqlx::query_as(
+        "SELECT id, COALESCE(started_at, created_at) AS taken_at, location, media_location, status FROM backup_run
          WHERE status IN ('ok', 'failed') AND location IS NOT NULL",
     )
     .fetch_all(pool)
     .await?;
     let policy = retention::Retention { days: cfg.backup_retention_days, months: cfg.backup_keep_months };
     let good: Vec<(i64, DateTime<Utc>)> =
-        rows.iter().filter(|r| r.4 == "ok").map(|(id, at, _, _, _)| (*id, *at)).collect();
+        rows.iter().filter(|r| r.status == "ok").map(|r| (r.id, r.taken_at)).collect();
     let mut doomed = policy.to_delete(&good, now);
     let cutoff = now - chrono::Duration::days(i64::from(cfg.backup_retention_days));
-    doomed.extend(rows.iter().filter(|r| r.4 == "failed" && r.1 <= cutoff).map(|r| r.0));
-    for (id, _, location, media, _) in rows.iter().filter(|r| doomed.contains(&r.0)) {
-        let path = PathBuf::from(location);
-        for file in [Some(sidecar_path(&path)), Some(path), media.as_ref().map(PathBuf::from)].into_iter().flatten() {
+    doomed.extend(rows.iter().filter(|r| r.status == "failed" && r.taken_at <= cutoff).map(|r| r.id));
+    for row in rows.iter().filter(|r| doomed.contains(&r.id)) {
+        let path = PathBuf::from(&row.location);
+        let media = row.media_location.as_ref().map(PathBuf::from);
+        for file in [Some(sidecar_path(&path)), Some(path), media].into_iter().flatten() {
             if let Err(e) = tokio::fs::remove_file(&file).await
                 && e.kind() != std::io::ErrorKind::NotFound
             {
@@ -562,7 +577,7 @@ pub async fn prune(cfg: &Config, pool: &PgPool, now: DateTime<Utc>) -> Result<us
             }
         }
         sqlx::query("UPDATE backup_run SET location = NULL, media_location = NULL, pruned_at = now() WHERE id = $1")
-            .bind(id)
+            .bind(row.id)
             .execute(pool)
             .await?;
     }

@@ -3,7 +3,7 @@
 //! already issued, so a restored older dump never issues a number twice.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
@@ -278,9 +278,4 @@ pub fn describe_counters(reports: &[CounterReport]) -> Vec<String> {
             line
         })
         .collect()
-}
-
-/// Whether a path looks like a backup this service wrote.
-pub fn looks_like_backup(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".dump") || n.ends_with(".dump.enc"))
 }
