@@ -13,8 +13,19 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked -p api -p worker
 
 FROM debian:bookworm-slim
+# pg_dump/pg_restore for backups and `api restore`: they must be of the server's major version or
+# newer, so the client of docker-compose.yml's postgres:16 comes from the PostgreSQL apt repository
+# (bookworm's own postgresql-client is 15). Set PG_MAJOR to your server's version.
+ARG PG_MAJOR=16
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && install -d /usr/share/postgresql-common/pgdg \
+ && curl -fsSL -o /usr/share/postgresql-common/pgdg/apt.postgresql.org.asc https://www.postgresql.org/media/keys/ACCC4CF8.asc \
+ && echo "deb [signed-by=/usr/share/postgresql-common/pgdg/apt.postgresql.org.asc] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
+      > /etc/apt/sources.list.d/pgdg.list \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client-${PG_MAJOR} tar \
+ && apt-get purge -y curl && apt-get autoremove -y \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app \

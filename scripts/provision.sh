@@ -41,7 +41,9 @@ wait_port() {
 pg_ready() { pg_isready -q -h "$PG_HOST" -p "$PG_PORT" -U postgres 2>/dev/null; }
 
 ensure_postgres() {
-  command -v psql >/dev/null && command -v pg_isready >/dev/null || apt_install postgresql-client
+  # pg_dump and pg_restore: backups and `api restore` run them.
+  command -v psql >/dev/null && command -v pg_isready >/dev/null && command -v pg_dump >/dev/null \
+    && command -v pg_restore >/dev/null || apt_install postgresql-client
   if pg_ready; then log "PostgreSQL answers on $PG_HOST:$PG_PORT"; return; fi
   if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
     apt_install postgresql

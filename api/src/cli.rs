@@ -403,3 +403,112 @@ async fn seed_paid_order(pool: &PgPool, cfg: &Config, admin_id: Option<i64>) -> 
         .await?;
     Ok(number)
 }
+
+/// `api backup`: takes, verifies and records one backup now in this process; prints the result.
+/// Returns the exit code (1 when another backup is running or this one failed).
+pub async fn backup(cfg: &Config, pool: &PgPool) -> anyhow::Result<u8> {
+    use common::backup::{self, RequestError, RunKind};
+    let id = match backup::request(pool, RunKind::Cli, None, None).await {
+        Ok(Some(id)) => id,
+        Ok(None) => anyhow::bail!("backup request created no run"),
+        Err(RequestError::Running) => {
+            eprintln!("another backup is queued or running; try again when it has finished");
+            return Ok(1);
+        }
+        Err(RequestError::Database(e)) => return Err(e.into()),
+    };
+    println!("backup #{id} running (dump, then a test restore)…");
+    match backup::execute(cfg, pool, id).await {
+        Ok(run) => {
+            println!("backup #{id} ok, verified");
+            println!("  file    {}", run.location.as_deref().unwrap_or("-"));
+            println!("  sha256  {}", run.sha256.as_deref().unwrap_or("-"));
+            println!(
+                "  size    {} bytes{}",
+                run.size_bytes.unwrap_or(0),
+                if run.encrypted { " (encrypted)" } else { "" }
+            );
+            if let Some(media) = &run.media_location {
+                println!("  media   {media}");
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("backup #{id} FAILED: {e}");
+            Ok(1)
+        }
+    }
+}
+
+/// What `api restore` was given.
+#[derive(Debug, Clone)]
+pub struct RestoreArgs {
+    /// The backup file.
+    pub from: std::path::PathBuf,
+    /// Target database URL (default `DATABASE_URL`).
+    pub into: Option<String>,
+    /// Replace the contents of a non-empty database.
+    pub force: bool,
+    /// Expected SHA-256.
+    pub sha256: Option<String>,
+    /// Another database whose issued invoice numbers the counters must pass.
+    pub issued_from: Option<String>,
+}
+
+/// `api restore`: restores a backup with a progress bar and prints what it did; returns the exit
+/// code.
+pub async fn restore(cfg: &Config, args: RestoreArgs) -> anyhow::Result<u8> {
+    use common::backup::restore::{self, RestoreOptions};
+    use common::config::SecretUrl;
+    let into = args.into.map(SecretUrl::new).unwrap_or_else(|| cfg.database_url.clone());
+    let mut sha256 = args.sha256;
+    if sha256.is_none() && !common::backup::sidecar_path(&args.from).exists() {
+        // No sidecar: the backup_run row of the service's database, if it answers quickly.
+        let pool = common::db::pool(cfg)?;
+        let lookup = common::backup::recorded_sha256(&pool, &args.from);
+        if let Ok(Ok(Some(found))) = tokio::time::timeout(std::time::Duration::from_secs(5), lookup).await {
+            println!("checking against the sha256 recorded in backup_run");
+            sha256 = Some(found);
+        }
+    }
+    let opts = RestoreOptions {
+        from: args.from,
+        into,
+        force: args.force,
+        sha256,
+        issued_from: args.issued_from.map(SecretUrl::new),
+        key: cfg.backup_encryption_key.clone(),
+        timeout: cfg.backup_timeout,
+    };
+    println!("restoring {} into {}", opts.from.display(), opts.into.redacted());
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} objects")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let result = restore::restore(&opts, &progress).await;
+    bar.finish_and_clear();
+    match result {
+        Ok(report) => {
+            println!("sha256 {} checked", report.sha256);
+            let rows: i64 = report.counts.tables.values().sum();
+            println!(
+                "restored {} tables, {rows} rows; sum of order totals {}",
+                report.counts.tables.len(),
+                report.counts.orders_total_amount
+            );
+            for line in restore::describe_counters(&report.counters) {
+                println!("{line}");
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("restore refused or failed: {e}");
+            Ok(1)
+        }
+    }
+}

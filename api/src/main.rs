@@ -43,6 +43,28 @@ enum Command {
     },
     /// Create demo data for development (refused in production).
     Seed,
+    /// Take, verify and record one database backup now (into BACKUP_DIR); print the result.
+    Backup,
+    /// Restore a backup file into a database, then move the invoice counters past every issued
+    /// number.
+    Restore {
+        /// The backup file (`.dump` or `.dump.enc`).
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Target database URL (default: DATABASE_URL).
+        #[arg(long)]
+        into: Option<String>,
+        /// Replace the contents of a database that already has tables.
+        #[arg(long)]
+        force: bool,
+        /// Expected SHA-256 (default: the FILE.sha256 written next to each backup).
+        #[arg(long)]
+        sha256: Option<String>,
+        /// Another database (e.g. the damaged one) whose issued invoice numbers the counters
+        /// must also pass.
+        #[arg(long)]
+        issued_from: Option<String>,
+    },
     /// Render the sample tax invoice COUNT times on this thread; print the median time and size.
     BenchInvoice {
         /// Renders to time.
@@ -117,6 +139,13 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<u8> {
                 println!("demo {:<8} username={:<9} password={}  ({state})", a.role.as_str(), a.username, a.password);
             }
             Ok(0)
+        }
+        Command::Backup => {
+            let pool = common::db::pool(&cfg)?;
+            cli::backup(&cfg, &pool).await
+        }
+        Command::Restore { from, into, force, sha256, issued_from } => {
+            cli::restore(&cfg, cli::RestoreArgs { from, into, force, sha256, issued_from }).await
         }
         Command::BenchInvoice { count } => {
             let doc = common::invoice::sample::typical(true);

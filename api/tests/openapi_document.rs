@@ -33,6 +33,7 @@ const BODYLESS: &[&str] = &[
     "PATCH /api/admin/products/{type}/{id}/toggle-status/",
     "POST /api/orders/create/",
     "POST /api/orders/razorpay/webhook/",
+    "POST /api/ops/backups/",
 ];
 
 /// `METHOD path status` of 2xx answers without a body schema, and `METHOD path request` of

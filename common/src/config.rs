@@ -224,8 +224,21 @@ pub struct Config {
     pub welcome_link_ttl: Duration,
     /// `BACKUP_DIR`.
     pub backup_dir: PathBuf,
-    /// `BACKUP_RETENTION_DAYS`.
+    /// `BACKUP_RETENTION_DAYS`: every backup younger than this many days is kept (14).
     pub backup_retention_days: u32,
+    /// `BACKUP_KEEP_MONTHS`: the first backup of each month is kept this many months (84).
+    pub backup_keep_months: u32,
+    /// `BACKUP_CRON`: when the scheduler takes a backup, five cron fields in Asia/Kolkata
+    /// (`30 2 * * *`); `off` schedules none.
+    pub backup_cron: Option<crate::backup::cron::CronSchedule>,
+    /// `BACKUP_ENCRYPTION_KEY`: 32 bytes (64 hex characters or base64); backups are stored
+    /// encrypted with AES-256-GCM when set.
+    pub backup_encryption_key: Option<crate::backup::crypt::BackupKey>,
+    /// `BACKUP_VERIFY_DATABASE_URL`: the database a backup is test-restored into (emptied first);
+    /// unset: `<dbname>_backup_verify` is created next to the service's database and dropped.
+    pub backup_verify_database_url: Option<SecretUrl>,
+    /// `BACKUP_TIMEOUT_SECONDS`: limit of each `pg_dump`, `pg_restore` and `tar` run (3600).
+    pub backup_timeout: Duration,
     /// `LOG_FORMAT`.
     pub log_format: LogFormat,
     /// `RATE_LIMITS_ENABLED` (on by default; benchmarks may switch it off).
@@ -270,6 +283,10 @@ impl fmt::Debug for Config {
             .field("smtp_url", &self.smtp_url)
             .field("mail_from", &self.mail_from)
             .field("log_format", &self.log_format)
+            .field("backup_dir", &self.backup_dir)
+            .field("backup_cron", &self.backup_cron)
+            .field("backup_encryption_key", &self.backup_encryption_key)
+            .field("backup_verify_database_url", &self.backup_verify_database_url)
             .finish_non_exhaustive()
     }
 }
@@ -482,6 +499,21 @@ impl Config {
             welcome_link_ttl: Duration::from_secs(v.parse::<u64>("WELCOME_LINK_HOURS", 72)?.saturating_mul(3600)),
             backup_dir: PathBuf::from(v.string("BACKUP_DIR", "./var/backups")),
             backup_retention_days: v.parse("BACKUP_RETENTION_DAYS", 14)?,
+            backup_keep_months: v.parse("BACKUP_KEEP_MONTHS", 84)?,
+            backup_cron: match v.get("BACKUP_CRON") {
+                Some(off) if off.eq_ignore_ascii_case("off") => None,
+                raw => Some(
+                    crate::backup::cron::CronSchedule::parse(raw.unwrap_or("30 2 * * *"))
+                        .map_err(|e| ConfigError::invalid("BACKUP_CRON", e))?,
+                ),
+            },
+            backup_encryption_key: v
+                .get("BACKUP_ENCRYPTION_KEY")
+                .map(crate::backup::crypt::BackupKey::parse)
+                .transpose()
+                .map_err(|e| ConfigError::invalid("BACKUP_ENCRYPTION_KEY", e))?,
+            backup_verify_database_url: v.get("BACKUP_VERIFY_DATABASE_URL").map(SecretUrl::new),
+            backup_timeout: v.seconds("BACKUP_TIMEOUT_SECONDS", 3_600)?.max(Duration::from_secs(1)),
             log_format,
             rate_limits_enabled: v.bool("RATE_LIMITS_ENABLED", true)?,
             password_hash_concurrency,
@@ -568,6 +600,23 @@ mod tests {
         assert_eq!(cfg.app_env, AppEnv::Development);
         assert_eq!(cfg.jwt_ttl, Duration::from_secs(604_800));
         assert_eq!(cfg.cors_allowed_origins.len(), 4);
+        Ok(())
+    }
+
+    #[test]
+    fn backup_settings_default_and_validate() -> Result<(), ConfigError> {
+        let cfg = Config::from_vars(Vec::<(String, String)>::new())?;
+        assert_eq!((cfg.backup_retention_days, cfg.backup_keep_months), (14, 84));
+        assert_eq!(cfg.backup_cron.as_ref().map(|c| c.to_string()).as_deref(), Some("30 2 * * *"));
+        assert!(cfg.backup_encryption_key.is_none() && cfg.backup_verify_database_url.is_none());
+        let off = Config::from_vars([("BACKUP_CRON", "off")])?;
+        assert!(off.backup_cron.is_none());
+        assert_eq!(Config::from_vars([("BACKUP_CRON", "61 * * * *")]).err().map(|e| e.name), Some("BACKUP_CRON"));
+        let bad_key = Config::from_vars([("BACKUP_ENCRYPTION_KEY", "short")]).err().map(|e| e.name);
+        assert_eq!(bad_key, Some("BACKUP_ENCRYPTION_KEY"));
+        let key = "ab".repeat(32);
+        let keyed = Config::from_vars([("BACKUP_ENCRYPTION_KEY", key.as_str())])?;
+        assert!(keyed.backup_encryption_key.is_some() && !format!("{keyed:?}").contains(&key));
         Ok(())
     }
 

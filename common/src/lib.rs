@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod analytics;
+pub mod backup;
 pub mod cart;
 pub mod catalog;
 pub mod config;

@@ -1,6 +1,7 @@
 //! Election Cart's job workers: one apalis worker per queue over Redis, the outbox dispatcher and
 //! the scheduler. [`run`] is what the `worker` binary and the tests call.
 
+pub mod backups;
 pub mod emails;
 pub mod invoices;
 pub mod maintenance;
@@ -100,6 +101,7 @@ async fn dispatch(ctx: &WorkerContext, job: &ClaimedJob) -> Result<(), JobError>
         jobs::StoreResourceFile::KIND => resources::store(ctx, decode(job)?).await,
         jobs::DeletePrivateFiles::KIND => resources::delete(ctx, decode(job)?).await,
         jobs::Noop::KIND => maintenance::noop(decode(job)?),
+        jobs::Backup::KIND => backups::run(ctx, decode(job)?).await,
         other => Err(JobError::Unrunnable(format!("no handler for job kind `{other}`"))),
     }
 }
@@ -247,7 +249,7 @@ pub async fn run(
         background.push(tokio::spawn(d.run(stopped(stop_rx.clone()))));
     }
     if options.scheduler {
-        background.push(tokio::spawn(scheduler::run(pool.clone(), stopped(stop_rx.clone()))));
+        background.push(tokio::spawn(scheduler::run(pool.clone(), cfg.backup_cron.clone(), stopped(stop_rx.clone()))));
     }
 
     let mut supervisors = Vec::new();

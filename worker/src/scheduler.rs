@@ -6,6 +6,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Timelike, Utc};
+use chrono_tz::Asia::Kolkata;
+use common::backup::cron::CronSchedule;
+use common::backup::{self, RequestError, RunKind};
 use common::jobs::{self, Job, PruneExpired, ReconcilePayments};
 use sqlx::PgPool;
 
@@ -43,8 +46,28 @@ pub async fn fire(pool: &PgPool, now: DateTime<Utc>) -> Result<usize, sqlx::Erro
     Ok(created)
 }
 
-/// Runs until `shutdown`: wakes at the start of every minute.
-pub async fn run(pool: PgPool, shutdown: impl Future<Output = ()> + Send) {
+/// The backup tick of `cron` (evaluated in Asia/Kolkata) at `now`: records a scheduled
+/// `backup_run` and enqueues its job, once per tick across the cluster (the job's dedupe key
+/// names the tick). Returns the run's id when this call created it; `None` when the minute is
+/// not a tick, another scheduler took the tick, or a backup is still queued or running.
+pub async fn fire_backup(pool: &PgPool, cron: &CronSchedule, now: DateTime<Utc>) -> Result<Option<i64>, sqlx::Error> {
+    if !cron.matches(&now.with_timezone(&Kolkata)) {
+        return Ok(None);
+    }
+    let key = format!("schedule:backup:{}", now.format("%Y%m%dT%H%M"));
+    match backup::request(pool, RunKind::Scheduled, None, Some(&key)).await {
+        Ok(id) => Ok(id),
+        Err(RequestError::Running) => {
+            tracing::warn!("scheduled backup skipped: another backup is queued or running");
+            Ok(None)
+        }
+        Err(RequestError::Database(e)) => Err(e),
+    }
+}
+
+/// Runs until `shutdown`: wakes at the start of every minute; takes a backup on the ticks of
+/// `backup_cron`.
+pub async fn run(pool: PgPool, backup_cron: Option<CronSchedule>, shutdown: impl Future<Output = ()> + Send) {
     let ticking = async {
         loop {
             let now = Utc::now();
@@ -52,6 +75,13 @@ pub async fn run(pool: PgPool, shutdown: impl Future<Output = ()> + Send) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(jobs = n, "scheduler enqueued"),
                 Err(e) => tracing::warn!(error = %e, "scheduler tick failed"),
+            }
+            if let Some(cron) = &backup_cron {
+                match fire_backup(&pool, cron, now).await {
+                    Ok(Some(id)) => tracing::info!(run_id = id, "scheduled backup enqueued"),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "scheduled backup could not be enqueued"),
+                }
             }
             let into_minute = u64::from(Utc::now().second());
             tokio::time::sleep(Duration::from_secs(60 - into_minute.min(59))).await;

@@ -212,3 +212,18 @@ impl Job for Noop {
     const QUEUE: Queue = Queue::Maintenance;
     const MAX_ATTEMPTS: i32 = 3;
 }
+
+/// Takes, verifies and records the backup of one `backup_run` row ([`crate::backup::execute`]).
+/// A run already finished is not taken again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backup {
+    /// `backup_run.id`.
+    pub run_id: i64,
+}
+
+impl Job for Backup {
+    const KIND: &'static str = "backup";
+    const QUEUE: Queue = Queue::Maintenance;
+    // A failed backup is recorded and notified; the next one is the next tick or request.
+    const MAX_ATTEMPTS: i32 = 1;
+}

@@ -9,6 +9,7 @@ mod admin_resource_fields;
 mod analytics;
 mod auth_cache;
 mod auth_tokens;
+mod backups;
 mod builders;
 mod cart;
 mod catalog;
