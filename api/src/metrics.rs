@@ -171,6 +171,32 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         let _ = writeln!(out, "electioncart_payment_issues{{state=\"open\"}} {open}");
         let _ = writeln!(out, "electioncart_payment_issues{{state=\"all\"}} {all}");
     }
+    let backups = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query_as::<_, (Option<f64>, Option<bool>)>(
+            "SELECT (SELECT extract(epoch FROM max(finished_at))::float8 FROM backup_run
+                     WHERE status = 'ok' AND verified),
+                    (SELECT status = 'ok' AND verified FROM backup_run
+                     WHERE status IN ('ok', 'failed') ORDER BY finished_at DESC NULLS LAST, id DESC LIMIT 1)",
+        )
+        .fetch_one(&state.pool),
+    )
+    .await;
+    if let Ok(Ok((last_ok, last_status))) = backups {
+        if let Some(at) = last_ok {
+            let _ = writeln!(
+                out,
+                "# HELP electioncart_backup_last_success_timestamp_seconds When the last verified backup finished."
+            );
+            let _ = writeln!(out, "# TYPE electioncart_backup_last_success_timestamp_seconds gauge");
+            let _ = writeln!(out, "electioncart_backup_last_success_timestamp_seconds {at:.3}");
+        }
+        if let Some(ok) = last_status {
+            let _ = writeln!(out, "# HELP electioncart_backup_last_status_ok 1 when the last finished backup verified, else 0.");
+            let _ = writeln!(out, "# TYPE electioncart_backup_last_status_ok gauge");
+            let _ = writeln!(out, "electioncart_backup_last_status_ok {}", u8::from(ok));
+        }
+    }
     let mut redis = state.redis.clone();
     let redis_up = common::kv::ping(&mut redis).await;
     if redis_up {

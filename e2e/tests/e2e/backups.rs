@@ -126,6 +126,20 @@ async fn a_backup_of_a_seeded_database_verifies_with_its_counts() {
         .await
         .unwrap();
     assert!(scratch.is_none());
+    // /metrics shows when it finished, and that the last backup verified.
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    let finished: f64 = sqlx::query_scalar("SELECT extract(epoch FROM finished_at)::float8 FROM backup_run WHERE id = $1")
+        .bind(run.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let shown: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("electioncart_backup_last_success_timestamp_seconds "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("backup time in {text}"));
+    assert!((shown - finished).abs() < 0.01, "{shown} vs {finished}");
+    assert!(text.lines().any(|l| l == "electioncart_backup_last_status_ok 1"), "{text}");
 }
 
 #[tokio::test]
