@@ -265,6 +265,11 @@ fn invalid_state(given: &str) -> ApiError {
     }
 }
 
+/// The retry's request: empty (documentation only; nothing is read).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct RetryRequest {}
+
 /// Paths of one job.
 #[derive(Debug, Deserialize)]
 struct JobPath {
@@ -276,6 +281,7 @@ struct JobPath {
 /// in `job_audit`.
 #[utoipa::path(post, path = "/api/ops/queues/{queue}/jobs/{job_id}/retry/", tag = "ops", security(("bearer" = [])),
     params(("queue" = String, Path, description = "Queue name"), ("job_id" = i64, Path, description = "Job id")),
+    request_body(content = RetryRequest, description = "Nothing is needed: any body (or none) is ignored"),
     responses(
         (status = 200, description = "The job, now pending", body = JobView),
         (status = 401, description = "§1 DRF body"),
@@ -353,7 +359,7 @@ struct PageQuery {
 #[utoipa::path(get, path = "/ops/queues/", tag = "ops", security(("bearer" = [])),
     params(PageQuery),
     responses(
-        (status = 200, description = "HTML page", content_type = "text/html"),
+        (status = 200, description = "HTML page", body = String, content_type = "text/html"),
         (status = 401, description = "No or bad token (§1 DRF body)"),
         (status = 403, description = "Not role admin (§1 DRF body)"),
     ))]
