@@ -484,6 +484,14 @@ pub async fn throughput(pool: &PgPool) -> Result<Vec<MinuteCount>, sqlx::Error> 
     Ok(rows.into_iter().map(|(minute, done, failed)| MinuteCount { minute, done, failed }).collect())
 }
 
+/// Whether a provider's HTTP answer with this status is worth another attempt: 5xx, and the
+/// 4xx that mean "not now" (408 timeout, 409 conflict, 420 and 429 rate limits). Every other 4xx
+/// (bad signature, key or parameters, not found) fails the job for good at once. Razorpay's and
+/// Cloudinary's error classifications both use this rule.
+pub fn retryable_http_status(status: u16) -> bool {
+    matches!(status, 500..=599 | 408 | 409 | 420 | 429)
+}
+
 /// The dashboard page's template.
 const DASHBOARD: &str = include_str!("../../../templates/ops/queues.html");
 
@@ -535,6 +543,16 @@ mod tests {
         );
         // Words inside other words are not matches: `context` is not `text`, `monkey` not `key`.
         assert!(!is_sensitive_key("context") && !is_sensitive_key("monkey") && !is_sensitive_key("template"));
+    }
+
+    #[test]
+    fn provider_statuses_retry_only_when_later_may_work() {
+        for s in [500, 502, 503, 504, 599, 408, 409, 420, 429] {
+            assert!(retryable_http_status(s), "{s}");
+        }
+        for s in [400, 401, 403, 404, 405, 410, 413, 415, 422, 499] {
+            assert!(!retryable_http_status(s), "{s}");
+        }
     }
 
     #[test]
