@@ -365,3 +365,110 @@ async fn the_page_is_self_contained_with_a_nonce_policy() {
         }
     }
 }
+
+/// A chromedriver on a free local port, stopped when dropped.
+struct Chromedriver {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn chromedriver() -> Chromedriver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("chromedriver (Debian packages chromium and chromium-driver; scripts/test installs them)");
+    let driver = Chromedriver { child, port };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return driver;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not listen on {port}");
+}
+
+async fn browser(driver: &Chromedriver) -> fantoccini::Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                        "--window-size=390,844", "--no-first-run", "--disable-extensions"]}),
+    );
+    fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a headless Chromium session")
+}
+
+async fn text_of(client: &fantoccini::Client, css: &str) -> String {
+    match client.find(fantoccini::Locator::Css(css)).await {
+        Ok(el) => el.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_browser_the_page_shows_counts_and_its_retry_button_runs_the_job() {
+    let driver = chromedriver().await;
+    let app = TestAppBuilder::new().with_worker().spawn().await;
+    let (_, admin) = app.user_token("boss", "admin").await;
+    let id = job(&app, "maintenance", "noop", "failed", 0, json!({"api_key": "hidden"})).await;
+    for _ in 0..2 {
+        job(&app, "emails", "send_email", "done", 0, json!({})).await;
+    }
+    let client = browser(&driver).await;
+    client.goto(&app.url(&format!("/ops/queues/?token={admin}"))).await.unwrap();
+
+    // The counts come from the inline script (so the nonce policy let it run).
+    let counts = app
+        .eventually(Duration::from_secs(15), || async {
+            let failed = text_of(&client, r#"tr[data-queue="maintenance"] td[data-k="failed"]"#).await;
+            let done = text_of(&client, r#"tr[data-queue="emails"] td[data-k="done"]"#).await;
+            (failed == "1" && done == "2").then_some((failed, done))
+        })
+        .await;
+    assert!(counts.is_some(), "counts never shown");
+
+    // The failure's detail shows the payload redacted.
+    let details = format!(r#"button.details[data-job="{id}"]"#);
+    let button = client.wait().at_most(Duration::from_secs(15)).for_element(fantoccini::Locator::Css(&details)).await;
+    button.unwrap().click().await.unwrap();
+    let payload = text_of(&client, "#payload").await;
+    assert!(payload.contains("[redacted]") && !payload.contains("hidden"), "{payload}");
+
+    // Retry, accepting the confirm() dialog: the job runs again.
+    let retry = format!(r#"button.retry[data-job="{id}"]"#);
+    client.find(fantoccini::Locator::Css(&retry)).await.unwrap().click().await.unwrap();
+    let question = client.get_alert_text().await.unwrap();
+    assert_eq!(question, format!("Retry job #{id} (maintenance)?"));
+    client.accept_alert().await.unwrap();
+    let done = app
+        .eventually(Duration::from_secs(15), || async { status_of(&app, id).await.filter(|(s, _)| s == "done") })
+        .await;
+    assert_eq!(done, Some(("done".into(), 1)));
+
+    // Nothing was fetched from another host.
+    let origin = client.execute("return location.origin", vec![]).await.unwrap();
+    assert_eq!(origin, json!(app.base));
+    let resources = client
+        .execute("return performance.getEntriesByType('resource').map(function (e) { return e.name; })", vec![])
+        .await
+        .unwrap();
+    let resources = resources.as_array().unwrap();
+    assert!(!resources.is_empty());
+    for r in resources {
+        assert!(r.as_str().unwrap().starts_with(&format!("{}/", app.base)), "{r}");
+    }
+    client.close().await.unwrap();
+}
