@@ -472,3 +472,98 @@ async fn in_a_browser_the_page_shows_counts_and_its_retry_button_runs_the_job() 
     }
     client.close().await.unwrap();
 }
+
+/// An SMTP server that refuses every recipient with `reply` (e.g. `550 5.1.1 No such user here`).
+async fn refusing_smtp(reply: &'static str) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 refusing.test ESMTP\r\n").await;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let command = line.to_ascii_uppercase();
+                    let answer = if command.starts_with("EHLO") || command.starts_with("HELO") {
+                        "250 refusing.test".to_string()
+                    } else if command.starts_with("RCPT") {
+                        reply.to_string()
+                    } else if command.starts_with("QUIT") {
+                        let _ = write.write_all(b"221 bye\r\n").await;
+                        return;
+                    } else {
+                        "250 ok".to_string()
+                    };
+                    if write.write_all(format!("{answer}\r\n").as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_refusal_fails_the_email_job_at_once_with_the_servers_message() {
+    let port = refusing_smtp("550 5.1.1 No such user here").await;
+    let app = TestAppBuilder::new().var("SMTP_URL", format!("smtp://127.0.0.1:{port}")).with_worker().spawn().await;
+    let email = common::jobs::SendEmail {
+        message_key: "refused-1".into(),
+        to: "nobody@example.com".into(),
+        template: "password_reset".into(),
+        context: json!({"name": "N", "username": "u", "reset_url": "http://x.test/r", "valid_minutes": 60}),
+        attachments: Vec::new(),
+    };
+    let mut conn = app.pool.acquire().await.unwrap();
+    let id = common::jobs::enqueue(&mut conn, &email, Some("refused-1")).await.unwrap().unwrap();
+    drop(conn);
+    let failed: (String, i32, Option<String>) = app
+        .eventually(Duration::from_secs(15), || async {
+            let row: (String, i32, Option<String>) =
+                sqlx::query_as("SELECT status, attempts, last_error FROM job WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&app.pool)
+                    .await
+                    .unwrap();
+            (row.0 == "failed").then_some(row)
+        })
+        .await
+        .expect("failed for good");
+    assert_eq!(failed.1, 1, "no second attempt after a permanent refusal");
+    let error = failed.2.unwrap();
+    assert!(error.starts_with("smtp refused:") && error.contains("No such user here"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_smtp_reply_retries_the_email_job() {
+    let port = refusing_smtp("450 4.2.1 Mailbox busy, try later").await;
+    let app = TestAppBuilder::new().var("SMTP_URL", format!("smtp://127.0.0.1:{port}")).with_worker().spawn().await;
+    let email = common::jobs::SendEmail {
+        message_key: "busy-1".into(),
+        to: "busy@example.com".into(),
+        template: "password_reset".into(),
+        context: json!({"name": "N", "username": "u", "reset_url": "http://x.test/r", "valid_minutes": 60}),
+        attachments: Vec::new(),
+    };
+    let mut conn = app.pool.acquire().await.unwrap();
+    let id = common::jobs::enqueue(&mut conn, &email, Some("busy-1")).await.unwrap().unwrap();
+    drop(conn);
+    let retried: (String, i32, Option<String>) = app
+        .eventually(Duration::from_secs(20), || async {
+            let row: (String, i32, Option<String>) =
+                sqlx::query_as("SELECT status, attempts, last_error FROM job WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&app.pool)
+                    .await
+                    .unwrap();
+            (row.1 >= 2).then_some(row)
+        })
+        .await
+        .expect("attempted again");
+    assert_ne!(retried.0, "failed");
+    let error = retried.2.unwrap();
+    assert!(error.starts_with("transport:") && error.contains("Mailbox busy"), "{error}");
+}
