@@ -81,6 +81,16 @@ ensure_toolchain() {
   command -v cc >/dev/null || apt_install build-essential
 }
 
+# The queue dashboard's browser test (scripts/test) drives Debian's headless Chromium over
+# WebDriver.
+ensure_chromium() {
+  if command -v chromedriver >/dev/null && { command -v chromium >/dev/null || command -v chromium-browser >/dev/null; }; then
+    log "chromium and chromedriver present"
+    return
+  fi
+  apt_install chromium chromium-driver
+}
+
 provision() {
   ensure_toolchain
   ensure_postgres

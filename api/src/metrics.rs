@@ -192,7 +192,10 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
             let _ = writeln!(out, "electioncart_backup_last_success_timestamp_seconds {at:.3}");
         }
         if let Some(ok) = last_status {
-            let _ = writeln!(out, "# HELP electioncart_backup_last_status_ok 1 when the last finished backup verified, else 0.");
+            let _ = writeln!(
+                out,
+                "# HELP electioncart_backup_last_status_ok 1 when the last finished backup verified, else 0."
+            );
             let _ = writeln!(out, "# TYPE electioncart_backup_last_status_ok gauge");
             let _ = writeln!(out, "electioncart_backup_last_status_ok {}", u8::from(ok));
         }

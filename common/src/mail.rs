@@ -77,9 +77,13 @@ pub enum MailError {
     /// Bad address: retrying will not help.
     #[error("address: {0}")]
     Address(String),
-    /// The transport failed; a later attempt may succeed.
+    /// The transport failed (connection, timeout, a transient 4yz reply); a later attempt may
+    /// succeed.
     #[error("transport: {0}")]
     Transport(String),
+    /// The SMTP server refused the message for good (a permanent 5yz reply).
+    #[error("smtp refused: {0}")]
+    Refused(String),
     /// Bookkeeping in PostgreSQL failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -88,7 +92,18 @@ pub enum MailError {
 impl MailError {
     /// True when another attempt cannot succeed.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, MailError::Template(_) | MailError::Address(_))
+        matches!(self, MailError::Template(_) | MailError::Address(_) | MailError::Refused(_))
+    }
+}
+
+/// Classifies an SMTP failure by the server's reply code, if it sent one: a permanent 5yz reply
+/// (no such mailbox, message refused) is [`MailError::Refused`]; a transient 4yz reply, a
+/// connection error or a timeout (no code) is [`MailError::Transport`], retried with back-off.
+/// `message` (the server's text) is kept for the job's `last_error`.
+pub fn smtp_failure(code: Option<u16>, message: String) -> MailError {
+    match code {
+        Some(500..=599) => MailError::Refused(message),
+        _ => MailError::Transport(message),
     }
 }
 
@@ -139,7 +154,7 @@ impl Mailer {
     async fn send(&self, message: Message, key: &str) -> Result<(), MailError> {
         match self {
             Mailer::Smtp(transport) => {
-                transport.send(message).await.map_err(|e| MailError::Transport(e.to_string()))?;
+                transport.send(message).await.map_err(|e| smtp_failure(e.status().map(u16::from), e.to_string()))?;
             }
             Mailer::File(dir) => {
                 tokio::fs::create_dir_all(dir).await.map_err(|e| MailError::Transport(e.to_string()))?;
@@ -461,6 +476,21 @@ mod tests {
         assert!(raw.contains("Content-Type: multipart/alternative"));
         assert!(!raw.contains("multipart/mixed") && !raw.contains("application/pdf"));
         Ok(())
+    }
+
+    #[test]
+    fn smtp_replies_are_classified_by_code() {
+        assert!(smtp_failure(Some(550), "5.1.1 no such user".into()).is_permanent());
+        assert!(smtp_failure(Some(554), "rejected".into()).is_permanent());
+        for transient in [Some(421), Some(450), Some(451), Some(452), None] {
+            let e = smtp_failure(transient, "try later".into());
+            assert!(!e.is_permanent(), "{transient:?}");
+            assert_eq!(e.to_string(), "transport: try later");
+        }
+        assert_eq!(
+            smtp_failure(Some(550), "5.1.1 no such user".into()).to_string(),
+            "smtp refused: 5.1.1 no such user"
+        );
     }
 
     #[test]

@@ -402,6 +402,18 @@ pub enum MediaError {
     Rejected(String),
 }
 
+/// Classifies a non-2xx Cloudinary answer ([`crate::jobs::ops::retryable_http_status`]): 5xx,
+/// 408, 409, 420 and 429 are [`MediaError::Transient`] (retried), every other status is
+/// [`MediaError::Rejected`] (final); both keep Cloudinary's message.
+pub fn refusal(status: u16, message: &str) -> MediaError {
+    let text = format!("HTTP {status}: {message}");
+    if crate::jobs::ops::retryable_http_status(status) {
+        MediaError::Transient(text)
+    } else {
+        MediaError::Rejected(text)
+    }
+}
+
 /// What an upload returned.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Uploaded {
@@ -482,13 +494,7 @@ impl Cloudinary {
         if status.is_success() {
             return Ok(body);
         }
-        let message = body["error"]["message"].as_str().unwrap_or("no message").to_string();
-        let text = format!("HTTP {}: {message}", status.as_u16());
-        if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
-            Err(MediaError::Transient(text))
-        } else {
-            Err(MediaError::Rejected(text))
-        }
+        Err(refusal(status.as_u16(), body["error"]["message"].as_str().unwrap_or("no message")))
     }
 
     /// Uploads an image under `public_id` (overwriting, so a retried upload is the same asset).
@@ -595,6 +601,16 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn cloudinary_answers_are_classified_by_status() {
+        let e = refusal(401, "Invalid Signature abc");
+        assert!(matches!(&e, MediaError::Rejected(m) if m == "HTTP 401: Invalid Signature abc"));
+        assert!(matches!(refusal(404, "Resource not found"), MediaError::Rejected(_)));
+        for s in [408, 409, 420, 429, 500, 503] {
+            assert!(matches!(refusal(s, "later"), MediaError::Transient(_)), "{s}");
+        }
+    }
 
     #[test]
     fn media_signature_matches_cloudinary_vector() {

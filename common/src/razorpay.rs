@@ -264,11 +264,24 @@ impl Razorpay {
                 )
             })
             .unwrap_or_else(|| ("UNKNOWN".to_string(), String::new()));
-        if status.is_server_error() || status.as_u16() == 429 {
-            return Err(RazorpayError::Unavailable(format!("{} {code}", status.as_u16())));
+        let err = refusal(status.as_u16(), code, description);
+        if !err.is_transient() {
+            tracing::warn!(%method, path, status = status.as_u16(), error = %err, "razorpay refused");
         }
-        tracing::warn!(%method, path, status = status.as_u16(), code, description, "razorpay refused");
-        Err(RazorpayError::Rejected { status: status.as_u16(), code, description })
+        Err(err)
+    }
+}
+
+/// Classifies a non-2xx Razorpay answer ([`crate::jobs::ops::retryable_http_status`]): 5xx, 408,
+/// 409, 420 and 429 are [`RazorpayError::Unavailable`] (retried), every other status is
+/// [`RazorpayError::Rejected`] (final). Both keep Razorpay's code and description.
+pub fn refusal(status: u16, code: String, description: String) -> RazorpayError {
+    if crate::jobs::ops::retryable_http_status(status) {
+        let text =
+            if description.is_empty() { format!("{status} {code}") } else { format!("{status} {code}: {description}") };
+        RazorpayError::Unavailable(text)
+    } else {
+        RazorpayError::Rejected { status, code, description }
     }
 }
 
@@ -303,6 +316,20 @@ pub fn verify_hmac(secret: &str, message: &[u8], signature_hex: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_classified_by_status() {
+        let e = refusal(400, "BAD_REQUEST_ERROR".into(), "The amount must be at least INR 1.00".into());
+        assert!(!e.is_transient());
+        assert_eq!(e.to_string(), "razorpay refused (400 BAD_REQUEST_ERROR): The amount must be at least INR 1.00");
+        assert!(!refusal(401, "BAD_REQUEST_ERROR".into(), "Authentication failed".into()).is_transient());
+        let e = refusal(503, "SERVER_ERROR".into(), "try later".into());
+        assert!(e.is_transient());
+        assert_eq!(e.to_string(), "razorpay unavailable: 503 SERVER_ERROR: try later");
+        for s in [408, 409, 420, 429, 500, 502] {
+            assert!(refusal(s, "X".into(), String::new()).is_transient(), "{s}");
+        }
+    }
 
     #[test]
     fn checkout_signature_matches_razorpays_test_vector() {

@@ -13,6 +13,7 @@ pub mod health;
 pub mod invoices;
 pub mod notifications;
 pub mod ops_backups;
+pub mod ops_queues;
 pub mod order_desk;
 pub mod order_errors;
 pub mod orders;
@@ -61,6 +62,7 @@ pub fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
         .merge(secure_files::router())
         .merge(analytics::router())
         .merge(ops_backups::router())
+        .merge(ops_queues::router())
         .split_for_parts();
     let (public, public_doc) = health::public_router().merge(crate::metrics::router()).split_for_parts();
     doc.merge(public_doc);

@@ -6,6 +6,7 @@
 //! state of every job survives a Redis restart.
 
 pub mod dispatcher;
+pub mod ops;
 pub mod payloads;
 pub mod redis_queue;
 pub mod runs;

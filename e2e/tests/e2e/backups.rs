@@ -128,11 +128,12 @@ async fn a_backup_of_a_seeded_database_verifies_with_its_counts() {
     assert!(scratch.is_none());
     // /metrics shows when it finished, and that the last backup verified.
     let text = app.get("/metrics", None).await.text().await.unwrap();
-    let finished: f64 = sqlx::query_scalar("SELECT extract(epoch FROM finished_at)::float8 FROM backup_run WHERE id = $1")
-        .bind(run.id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let finished: f64 =
+        sqlx::query_scalar("SELECT extract(epoch FROM finished_at)::float8 FROM backup_run WHERE id = $1")
+            .bind(run.id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     let shown: f64 = text
         .lines()
         .find_map(|l| l.strip_prefix("electioncart_backup_last_success_timestamp_seconds "))

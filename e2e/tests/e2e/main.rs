@@ -26,6 +26,7 @@ mod job_backlog;
 mod jobs;
 mod notifications;
 mod nul_input;
+mod ops_queues;
 mod order_desk;
 mod orders;
 mod page_links;
