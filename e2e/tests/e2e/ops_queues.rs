@@ -427,6 +427,14 @@ async fn in_a_browser_the_page_shows_counts_and_its_retry_button_runs_the_job() 
     for _ in 0..2 {
         job(&app, "emails", "send_email", "done", 0, json!({})).await;
     }
+    // The last backup failed: the page says so.
+    sqlx::query(
+        "INSERT INTO backup_run (kind, status, started_at, finished_at, error)
+         VALUES ('scheduled', 'failed', now() - interval '1 minute', now(), 'pg_dump: connection refused')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
     let client = browser(&driver).await;
     client.goto(&app.url(&format!("/ops/queues/?token={admin}"))).await.unwrap();
 
@@ -439,6 +447,14 @@ async fn in_a_browser_the_page_shows_counts_and_its_retry_button_runs_the_job() 
         })
         .await;
     assert!(counts.is_some(), "counts never shown");
+    let alert = app
+        .eventually(Duration::from_secs(15), || async {
+            let text = text_of(&client, "#backup-alert").await;
+            (!text.is_empty()).then_some(text)
+        })
+        .await
+        .unwrap_or_default();
+    assert!(alert.contains("failed or did not verify: pg_dump: connection refused"), "{alert}");
 
     // The failure's detail shows the payload redacted.
     let details = format!(r#"button.details[data-job="{id}"]"#);
