@@ -91,6 +91,26 @@ ensure_chromium() {
   apt_install chromium chromium-driver
 }
 
+# The fuzz stage (scripts/fuzz): schemathesis in a virtualenv of its own, one pinned version so a
+# seeded run generates the same cases everywhere. Sets SCHEMATHESIS to its CLI.
+SCHEMATHESIS_VERSION="${SCHEMATHESIS_VERSION:-4.32.5}"
+ensure_schemathesis() {
+  local venv="${SCHEMATHESIS_VENV:-$HOME/.cache/electioncart/schemathesis-$SCHEMATHESIS_VERSION}"
+  SCHEMATHESIS="$venv/bin/schemathesis"
+  if [ -x "$SCHEMATHESIS" ] && "$SCHEMATHESIS" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    log "schemathesis $SCHEMATHESIS_VERSION present"
+    export SCHEMATHESIS
+    return
+  fi
+  command -v python3 >/dev/null || apt_install python3 python3-venv
+  python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+  log "installing schemathesis $SCHEMATHESIS_VERSION into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  export SCHEMATHESIS
+}
+
 provision() {
   ensure_toolchain
   ensure_postgres

@@ -143,6 +143,37 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Payload<T> {
     }
 }
 
+/// A typed request body of a §9 route: like [`Payload`], but a body that is not a JSON object
+/// (malformed, a list, a bare value, a field of the wrong type) is answered in the §9 shape:
+/// `400 malformed_body`, `413 payload_too_large`, `415 unsupported_media_type`.
+#[derive(Debug)]
+pub struct ExtPayload<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ExtPayload<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Payload::<T>::from_request(req, state).await.map(|Payload(t)| ExtPayload(t)).map_err(ext_rejection)
+    }
+}
+
+/// A body rejection ([`Body`], [`from_map`]) in the §9 shape; other errors unchanged.
+pub fn ext_rejection(err: ApiError) -> ApiError {
+    match err {
+        ApiError::Detail(status, message) => ApiError::Ext {
+            status,
+            code: match status {
+                StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                _ => "malformed_body",
+            },
+            message,
+            details: Value::Object(Map::new()),
+        },
+        other => other,
+    }
+}
+
 /// Deserializes a body map (also a multipart form's text parts) into a raw struct.
 pub fn from_map<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T, ApiError> {
     serde_json::from_value(Value::Object(map))

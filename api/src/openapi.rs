@@ -67,3 +67,66 @@ impl Modify for DocsPaths {
         }
     }
 }
+
+/// Rewrites every component schema made of `allOf` object parts (what `#[serde(flatten)]`
+/// produces) into the single object schema it means: the parts' properties and required names
+/// merged, the outer description kept. Same meaning, but generators of test data (schemathesis,
+/// client generators) handle a plain object where an `allOf` of references defeats them.
+pub fn flatten_all_of(doc: &mut utoipa::openapi::OpenApi) {
+    use serde_json::{Map, Value};
+    let Some(components) = doc.components.as_mut() else { return };
+    let Ok(Value::Object(mut schemas)) = serde_json::to_value(&components.schemas) else { return };
+    let names: Vec<String> = schemas.keys().cloned().collect();
+    // Parts may refer to components that are themselves flattened: repeat until nothing changes.
+    loop {
+        let mut changed = false;
+        for name in &names {
+            let Some(Value::Array(parts)) = schemas.get(name).and_then(|s| s.get("allOf")).cloned() else { continue };
+            let mut properties = Map::new();
+            let mut required: Vec<Value> = Vec::new();
+            let mut flat = true;
+            for part in &parts {
+                let resolved = match part.get("$ref").and_then(Value::as_str) {
+                    Some(r) => r.strip_prefix("#/components/schemas/").and_then(|n| schemas.get(n)).cloned(),
+                    None => Some(part.clone()),
+                };
+                let Some(resolved) = resolved.filter(|s| s.get("allOf").is_none()) else {
+                    flat = false;
+                    break;
+                };
+                if resolved.get("type").and_then(Value::as_str) != Some("object") {
+                    flat = false;
+                    break;
+                }
+                if let Some(Value::Object(p)) = resolved.get("properties") {
+                    properties.extend(p.clone());
+                }
+                for r in resolved.get("required").and_then(Value::as_array).into_iter().flatten() {
+                    if !required.contains(r) {
+                        required.push(r.clone());
+                    }
+                }
+            }
+            if !flat {
+                continue;
+            }
+            let mut merged = Map::new();
+            if let Some(d) = schemas.get(name).and_then(|s| s.get("description")).cloned() {
+                merged.insert("description".into(), d);
+            }
+            merged.insert("type".into(), Value::String("object".into()));
+            merged.insert("properties".into(), Value::Object(properties));
+            if !required.is_empty() {
+                merged.insert("required".into(), Value::Array(required));
+            }
+            schemas.insert(name.clone(), Value::Object(merged));
+            changed = true;
+        }
+        if !changed {
+            break;
+        }
+    }
+    if let Ok(flattened) = serde_json::from_value(Value::Object(schemas)) {
+        components.schemas = flattened;
+    }
+}

@@ -96,3 +96,25 @@ fn every_operation_declares_its_bodies_except_those_still_listed() {
     let done: Vec<&String> = todo.difference(&missing).collect();
     assert!(done.is_empty(), "declared now: remove these lines from api/tests/openapi_todo.txt: {done:#?}");
 }
+
+/// A parameter documented `in: path` is one of the path's `{name}`s, and every `{name}` of a
+/// path is documented (a query parameter declared as a path one made generated clients and
+/// schemathesis send it in the wrong place).
+#[test]
+fn path_parameters_are_the_paths_own() {
+    let doc = document();
+    let mut wrong = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let in_path: BTreeSet<String> =
+                params.iter().filter(|p| p["in"] == "path").map(|p| p["name"].as_str().unwrap().to_string()).collect();
+            let template: BTreeSet<String> =
+                path.split('{').skip(1).filter_map(|s| s.split('}').next()).map(str::to_string).collect();
+            if in_path != template {
+                wrong.push(format!("{method} {path}: documented {in_path:?}, template {template:?}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}

@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ClientIp, Signed};
-use crate::input::{Field, FieldErrors, Payload, non_blank};
+use crate::input::{ExtPayload, Field, FieldErrors, Payload, non_blank};
 use crate::state::AppState;
 use crate::views::users::User;
 
@@ -536,6 +536,7 @@ async fn me(Signed(auth): Signed) -> Json<User> {
 #[utoipa::path(post, path = "/api/auth/token/refresh/", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, body = RefreshedSession),
+        (status = 400, description = "§9 `malformed_body`: not a JSON object"),
         (status = 401, description = "§9 `invalid_refresh_token`; a reused token also revokes its family"),
         (status = 422, description = "§9 validation error"),
     ))]
@@ -543,7 +544,7 @@ async fn refresh(
     State(state): State<AppState>,
     ip: ClientIp,
     headers: HeaderMap,
-    Payload(raw): Payload<RefreshRequest>,
+    ExtPayload(raw): ExtPayload<RefreshRequest>,
 ) -> ApiResult<Json<RefreshedSession>> {
     let RefreshToken(token) = RefreshToken::try_from(raw).map_err(AuthError::from)?;
     let client = client_info(&headers, ip);
@@ -567,11 +568,11 @@ async fn refresh(
 
 /// Sign out: revokes the refresh token's session.
 #[utoipa::path(post, path = "/api/auth/logout/", tag = "auth", request_body = RefreshRequest, security(("bearer" = [])),
-    responses((status = 204, description = "Signed out"), (status = 401), (status = 422, description = "§9 validation error")))]
+    responses((status = 204, description = "Signed out"), (status = 400, description = "§9 `malformed_body`: not a JSON object"), (status = 401), (status = 422, description = "§9 validation error")))]
 async fn logout(
     State(state): State<AppState>,
     Signed(auth): Signed,
-    Payload(raw): Payload<RefreshRequest>,
+    ExtPayload(raw): ExtPayload<RefreshRequest>,
 ) -> ApiResult<StatusCode> {
     let RefreshToken(token) = RefreshToken::try_from(raw).map_err(AuthError::from)?;
     if sessions::revoke_by_token(&state.pool, auth.user.id, &token).await? {
@@ -584,13 +585,14 @@ async fn logout(
 #[utoipa::path(post, path = "/api/auth/password-reset/", tag = "auth", request_body = PasswordResetRequest,
     responses(
         (status = 202, description = "Queued when the account exists", body = ResetRequested),
+        (status = 400, description = "§9 `malformed_body`: not a JSON object"),
         (status = 422, description = "§9 validation error: neither email nor username given, or not text"),
         (status = 429, description = "More than 5 requests an hour from this address"),
     ))]
 async fn password_reset(
     State(state): State<AppState>,
     ip: ClientIp,
-    Payload(raw): Payload<PasswordResetRequest>,
+    ExtPayload(raw): ExtPayload<PasswordResetRequest>,
 ) -> ApiResult<(StatusCode, Json<ResetRequested>)> {
     limit(&state, &ratelimit::PASSWORD_RESET, &ip.0.to_string()).await?;
     let target = ResetTarget::try_from(raw).map_err(AuthError::from)?;
@@ -604,13 +606,14 @@ async fn password_reset(
 #[utoipa::path(post, path = "/api/auth/password-reset/confirm/", tag = "auth", request_body = PasswordResetConfirm,
     responses(
         (status = 204, description = "Password changed; every session signed out"),
+        (status = 400, description = "§9 `malformed_body`: not a JSON object"),
         (status = 422, description = "§9 `invalid_token`, `weak_password` or validation error"),
         (status = 429, description = "More than 10 attempts an hour from this address"),
     ))]
 async fn password_reset_confirm(
     State(state): State<AppState>,
     ip: ClientIp,
-    Payload(raw): Payload<PasswordResetConfirm>,
+    ExtPayload(raw): ExtPayload<PasswordResetConfirm>,
 ) -> ApiResult<StatusCode> {
     limit(&state, &ratelimit::PASSWORD_RESET_CONFIRM, &ip.0.to_string()).await?;
     let ResetConfirmation { token, new_password } = ResetConfirmation::try_from(raw).map_err(AuthError::from)?;
@@ -634,13 +637,14 @@ async fn password_reset_confirm(
 #[utoipa::path(post, path = "/api/auth/password/change/", tag = "auth", request_body = PasswordChange, security(("bearer" = [])),
     responses(
         (status = 204, description = "Changed"),
+        (status = 400, description = "§9 `malformed_body`: not a JSON object"),
         (status = 401),
         (status = 422, description = "§9 `wrong_password`, `weak_password` or validation error"),
     ))]
 async fn password_change(
     State(state): State<AppState>,
     Signed(auth): Signed,
-    Payload(raw): Payload<PasswordChange>,
+    ExtPayload(raw): ExtPayload<PasswordChange>,
 ) -> ApiResult<StatusCode> {
     let ChangeOfPassword { current, new_password } = ChangeOfPassword::try_from(raw).map_err(AuthError::from)?;
     let (verified, _) = state.hasher.verify(current, auth.user.password.clone()).await.map_err(ApiError::internal)?;

@@ -67,6 +67,7 @@ pub fn documented() -> (Router<AppState>, Router<AppState>, utoipa::openapi::Ope
     let (public, public_doc) = health::public_router().merge(crate::metrics::router()).split_for_parts();
     doc.merge(public_doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    crate::openapi::flatten_all_of(&mut doc);
     (public, api, doc)
 }
 

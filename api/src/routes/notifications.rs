@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Query of the list (documentation; parsed from the raw query, the last value of a key wins as
 /// in Django's `QueryDict.get`).
 #[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct ListQuery {
     /// `true` (or `1`, any case) → unread ones only.

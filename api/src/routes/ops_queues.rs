@@ -209,6 +209,7 @@ async fn throughput(State(state): State<AppState>, _admin: Admin) -> ApiResult<J
 /// Query of a queue's job list (documentation; read from the raw query, the last value of a key
 /// wins).
 #[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct JobsQuery {
     /// `pending`, `scheduled`, `running`, `done`, `failed` or `dead`; all when absent or empty.

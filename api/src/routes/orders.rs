@@ -207,7 +207,8 @@ pub struct PaymentVerified {
         (status = 400, description = "`{field:[…]}` / `{\"error\":\"Payment signature verification failed\"}`"),
         (status = 401),
         (status = 404, description = "`{\"error\":\"Order not found\"}`"),
-        (status = 409, description = "`{\"error\":…}`: payment recorded for review (cancelled or already-paid order, wrong amount)"),
+        (status = 409, description = "`{\"error\":…}`: payment recorded for review (cancelled or already-paid order, wrong amount); §9 `idempotency_in_progress`"),
+        (status = 422, description = "§9 `idempotency_key_reused`: the key was used for another request"),
     ))]
 async fn payment_success(
     State(state): State<AppState>,

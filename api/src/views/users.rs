@@ -179,7 +179,8 @@ impl From<&StaffWithLoad> for Staff {
 /// progress): `{"id": null, "username": "system", "name": "System", …}` (§5 #19).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SystemUser {
-    /// Always null.
+    /// Always null (what tells it from a [`UserBasic`]).
+    #[schema(schema_with = always_null, required = true)]
     pub id: Option<i64>,
     /// `system`.
     pub username: &'static str,
@@ -195,6 +196,14 @@ pub struct SystemUser {
     pub first_name: &'static str,
     /// Empty.
     pub last_name: &'static str,
+}
+
+/// `{"type": "null"}`: the System actor's `id`.
+fn always_null() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Null)
+        .description(Some("Always null (what tells it from a user)."))
+        .build()
 }
 
 impl SystemUser {

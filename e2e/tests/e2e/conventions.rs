@@ -76,6 +76,52 @@ async fn malformed_json_and_wrong_content_type() {
     assert_eq!(res.status(), 200);
 }
 
+/// §9 routes answer a body that is not a JSON object in their own shape (found by schemathesis:
+/// they answered with DRF's `{"detail"}`, which their documents did not declare).
+#[tokio::test]
+async fn extension_routes_answer_malformed_bodies_in_the_extension_shape() {
+    let app = spawn_app().await;
+    let (_, admin) = app.user_token("root", "admin").await;
+    for (method, path) in [
+        ("POST", "/api/auth/token/refresh/"),
+        ("POST", "/api/auth/logout/"),
+        ("POST", "/api/auth/password-reset/"),
+        ("POST", "/api/auth/password-reset/confirm/"),
+        ("POST", "/api/auth/password/change/"),
+        ("PATCH", "/api/admin/orders/1/billing/"),
+        ("POST", "/api/admin/orders/1/refund/"),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        for body in ["[null, null]", "\"text\"", "{\"broken\": "] {
+            let res = app
+                .client
+                .request(method.clone(), app.url(path))
+                .bearer_auth(&admin)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 400, "{method} {path} {body}");
+            let got: Value = res.json().await.unwrap();
+            assert_eq!(got["error"]["code"], "malformed_body", "{method} {path} {body}: {got}");
+            assert!(got["error"]["message"].is_string() && got["error"]["details"].is_object(), "{got}");
+        }
+        let res = app
+            .client
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&admin)
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 415, "{method} {path}");
+        let got: Value = res.json().await.unwrap();
+        assert_eq!(got["error"]["code"], "unsupported_media_type", "{method} {path}: {got}");
+    }
+}
+
 #[tokio::test]
 async fn body_over_the_limit_is_413() {
     let app = e2e::TestAppBuilder::new().var("MAX_BODY_BYTES", "1024").spawn().await;

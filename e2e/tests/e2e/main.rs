@@ -18,6 +18,7 @@ mod checklists;
 mod conventions;
 mod emails;
 mod error_tracking;
+mod fuzz;
 mod health;
 mod images;
 mod invoices;

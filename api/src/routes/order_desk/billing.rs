@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::{null_as_absent, order_detail};
 use crate::error::ApiResult;
 use crate::extract::{Admin, Id};
-use crate::input::{Field, FieldErrors, Payload, Text};
+use crate::input::{ExtPayload, Field, FieldErrors, Text};
 use crate::routes::order_errors::{billing_error, order_not_found};
 use crate::state::AppState;
 use crate::views::order_desk::AdminOrderDetail;
@@ -72,6 +72,7 @@ impl TryFrom<BillingRequest> for BillingChanges {
     params(("id" = i64, Path, description = "Order id")), request_body = BillingRequest,
     responses(
         (status = 200, body = AdminOrderDetail),
+        (status = 400, description = "§9 `malformed_body`: not a JSON object"),
         (status = 401),
         (status = 403),
         (status = 404, description = "No such order (§9 shape)"),
@@ -82,7 +83,7 @@ async fn update_billing(
     State(state): State<AppState>,
     _admin: Admin,
     Id(id): Id,
-    Payload(raw): Payload<BillingRequest>,
+    ExtPayload(raw): ExtPayload<BillingRequest>,
 ) -> ApiResult<Json<AdminOrderDetail>> {
     let order = order_db::get(&state.pool, id, None).await?.ok_or_else(order_not_found)?;
     let changes = BillingChanges::try_from(raw).map_err(FieldErrors::validation)?;

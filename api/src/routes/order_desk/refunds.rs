@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use common::orders::admin::detail as loader;
 use common::orders::refunds::{self, Method, RefundRequest};
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::positive_amount;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{Admin, Body, Id};
 use crate::idempotency;
 use crate::input::{self, Field, FieldErrors, Text};
@@ -84,11 +84,12 @@ pub struct RefundCreated {
     responses(
         (status = 201, body = RefundCreated, description = "Offline refund, processed"),
         (status = 202, body = RefundCreated, description = "Razorpay refund, pending until the webhook or the sweep"),
+        (status = 400, description = "§9 `malformed_body` (not a JSON object) or `invalid_idempotency_key`"),
         (status = 401),
         (status = 403),
         (status = 404, description = "No such order (§9 shape)"),
-        (status = 409, description = "`nothing_to_refund` / `amount_exceeds_refundable` (§9 shape)"),
-        (status = 422, description = "Invalid fields (§9 shape, `details` per field)"),
+        (status = 409, description = "`nothing_to_refund` / `amount_exceeds_refundable` / `idempotency_in_progress` (§9 shape)"),
+        (status = 422, description = "Invalid fields (§9 shape, `details` per field), or `idempotency_key_reused`"),
         (status = 502, description = "`refund_rejected`: Razorpay refused; the refund is stored as failed"),
     ))]
 async fn create_refund(
@@ -96,12 +97,16 @@ async fn create_refund(
     Admin(auth): Admin,
     Id(id): Id,
     headers: HeaderMap,
-    body: Body,
+    body: Result<Body, ApiError>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => return input::ext_rejection(e).into_response(),
+    };
     let raw = Value::Object(body.0.clone());
     let path = format!("/api/admin/orders/{id}/refund/");
     idempotency::run(&state, &headers, auth.user.id, &path, &raw, async {
-        let request: RefundBody = input::from_map(body.0)?;
+        let request: RefundBody = input::from_map(body.0).map_err(input::ext_rejection)?;
         let asked = Asked::try_from(request).map_err(FieldErrors::validation)?;
         let req =
             RefundRequest { amount: asked.amount, reason: asked.reason, method: asked.method, actor: auth.user.id };
@@ -127,6 +132,7 @@ async fn create_refund(
     params(("id" = i64, Path, description = "Order id")),
     responses(
         (status = 200, body = Vec<Refund>),
+        (status = 400, description = "§9 `malformed_body` (not a JSON object) or `invalid_idempotency_key`"),
         (status = 401),
         (status = 403),
         (status = 404, description = "No such order (§9 shape)"),
