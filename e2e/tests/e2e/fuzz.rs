@@ -136,7 +136,8 @@ async fn run_schemathesis(
     if let Some(t) = token {
         cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
     }
-    cmd.kill_on_drop(true);
+    // Its cache of earlier cases goes to the scratch directory: every run starts from the seed.
+    cmd.current_dir(doc.parent().unwrap_or(Path::new("."))).kill_on_drop(true);
     let out = tokio::time::timeout(Duration::from_secs(900), cmd.output())
         .await
         .unwrap_or_else(|_| panic!("schemathesis ({label}) ran longer than 15 minutes"))
