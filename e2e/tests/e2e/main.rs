@@ -20,6 +20,7 @@ mod emails;
 mod error_tracking;
 mod health;
 mod images;
+mod import_django;
 mod invoices;
 mod isolation;
 mod job_backlog;
