@@ -35,14 +35,18 @@ pub async fn foreign_rows(dst: &mut PgConnection) -> anyhow::Result<Option<Strin
             found.push(format!("{table}: {n}"));
         }
     }
-    let counters: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM invoice_counter WHERE last_seq > 0)
-              + (SELECT count(*) FROM credit_note_counter WHERE last_seq > 0)",
-    )
-    .fetch_one(&mut *dst)
-    .await?;
-    if counters > 0 {
-        found.push(format!("invoice/credit-note counters in use: {counters}"));
+    // The invoice series may only have moved past numbers the importer brought (see `finish`).
+    let issued = common::backup::restore::highest_issued(dst).await?;
+    for (table, series) in [("invoice_counter", "invoice"), ("credit_note_counter", "credit_note")] {
+        let rows: Vec<(i32, i64)> =
+            sqlx::query_as(AssertSqlSafe(format!("SELECT fy_start_year, last_seq FROM {table} WHERE last_seq > 0")))
+                .fetch_all(&mut *dst)
+                .await?;
+        for (fy, seq) in rows {
+            if seq > issued.get(&(series, fy)).copied().unwrap_or(0) {
+                found.push(format!("{table} {fy}: {seq} numbers issued"));
+            }
+        }
     }
     Ok((!found.is_empty()).then(|| {
         format!(
@@ -162,6 +166,9 @@ pub async fn finish(dst: &mut PgConnection, source_max: &HashMap<String, i64>, c
     )
     .execute(&mut *dst)
     .await?;
+    // Old numbers are `INV-YYYYMMDD-XXXXXXXX` and never look like ours; should one of the
+    // source's numbers have our shape, the series moves past it so it is never issued again.
+    common::backup::restore::advance_counters(dst, &std::collections::BTreeMap::new()).await?;
     if catalog {
         sqlx::query("UPDATE catalog_version SET version = version + 1").execute(&mut *dst).await?;
     }

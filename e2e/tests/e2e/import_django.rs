@@ -416,6 +416,7 @@ async fn import_django_reports_rows_that_break_our_rules_and_copies_local_media(
          UPDATE orders_orderitem SET content_type_id = (SELECT id FROM django_content_type WHERE model = 'customuser')
           WHERE id = 2;
          UPDATE orders_order SET payment_status = 'pending' WHERE id = 8;
+         UPDATE orders_paymenthistory SET invoice_number = 'EC/25-26/00042' WHERE id = 1;
          UPDATE products_productimage SET image = 'products/images/{local}' WHERE id = 2;"
     )))
     .execute(&mut src)
@@ -470,6 +471,17 @@ async fn import_django_reports_rows_that_break_our_rules_and_copies_local_media(
         sqlx::query_scalar("SELECT image FROM product_image WHERE id = 2").fetch_one(&mut target).await.unwrap();
     assert_eq!(image, format!("products/{local}"));
     assert!(dbs.media.join("products").join(local).is_file());
+
+    // A source invoice number shaped like ours moves our series past it; a second run still
+    // finds the target its own.
+    let last: i64 = sqlx::query_scalar("SELECT last_seq FROM invoice_counter WHERE fy_start_year = 2025")
+        .fetch_one(&mut target)
+        .await
+        .unwrap();
+    assert_eq!(last, 42);
+    let again = import_django::run(&opts).await.unwrap();
+    assert!(again.refused.is_none(), "{:?}", again.refused);
+    assert_eq!(again.get("orders_order").unwrap().imported + again.get("orders_order").unwrap().updated, 0);
 
     let _ = std::fs::remove_dir_all(&media_from);
     dbs.drop().await;
