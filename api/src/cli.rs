@@ -512,3 +512,49 @@ pub async fn restore(cfg: &Config, args: RestoreArgs) -> anyhow::Result<u8> {
         }
     }
 }
+
+/// Arguments of `api import-django`.
+#[derive(Debug)]
+pub struct ImportArgs {
+    /// Source URL.
+    pub from: String,
+    /// Write nothing.
+    pub dry_run: bool,
+    /// Rows per batch.
+    pub batch: u32,
+    /// Local media of the original.
+    pub media_from: Option<std::path::PathBuf>,
+    /// Cloudinary cloud of the original's public ids.
+    pub cloud_name: Option<String>,
+    /// Target URL (default DATABASE_URL).
+    pub into: Option<String>,
+}
+
+/// `api import-django`: runs the import, prints the summary and the report, returns the exit
+/// code (0 ok, 1 refused, 3 rows skipped without an allowed reason).
+pub async fn import_django(cfg: &Config, args: ImportArgs) -> anyhow::Result<u8> {
+    use std::io::IsTerminal;
+    let cloud_name = args.cloud_name.or_else(|| {
+        cfg.cloudinary_url
+            .as_ref()
+            .and_then(|u| common::media::CloudinaryCredentials::parse(u.expose()))
+            .map(|c| c.cloud_name)
+    });
+    let opts = crate::import_django::Options {
+        from: args.from,
+        into: args.into.unwrap_or_else(|| cfg.database_url.expose().to_string()),
+        dry_run: args.dry_run,
+        batch: usize::try_from(args.batch).unwrap_or(500),
+        media_from: args.media_from,
+        media_dir: cfg.media_dir.clone(),
+        cloud_name,
+        progress: std::io::stderr().is_terminal(),
+        fail_after_batches: None,
+    };
+    let report = crate::import_django::run(&opts).await?;
+    print!("{}", report.render());
+    if let Some(why) = &report.refused {
+        eprintln!("import refused: {why}");
+    }
+    Ok(report.exit_code())
+}

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod import_django;
 pub mod input;
 pub mod live;
 pub mod metrics;

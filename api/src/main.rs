@@ -65,6 +65,38 @@ enum Command {
         #[arg(long)]
         issued_from: Option<String>,
     },
+    /// Copy the data of the original Django backend into this service's database (ids kept,
+    /// safe to run again: unchanged rows are skipped, changed ones updated), then print a
+    /// summary and a report of every row skipped or changed. Exit code 0: everything carried
+    /// over or reported with an allowed reason; 1: refused or failed; 3: some row was skipped
+    /// or changed without an allowed reason.
+    #[command(name = "import-django")]
+    ImportDjango {
+        /// PostgreSQL URL of the Django database. Read only, in one REPEATABLE READ snapshot:
+        /// the old shop may keep running.
+        #[arg(long, value_name = "POSTGRES_URL")]
+        from: String,
+        /// Read, map and print the report and the counts without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Source rows per batch; each batch commits with its ledger rows, so an interrupted
+        /// run resumes where it stopped.
+        #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=50_000))]
+        batch: u32,
+        /// Directory with the original's local media files (`<32 hex>_<8 hex>.<ext>` names,
+        /// searched recursively); they are copied into MEDIA_DIR. Without it they are listed in
+        /// the report.
+        #[arg(long, value_name = "DIR")]
+        media_from: Option<std::path::PathBuf>,
+        /// Cloudinary cloud that the original's stored public ids (`media/…`) belong to
+        /// (default: the cloud of CLOUDINARY_URL).
+        #[arg(long, value_name = "NAME")]
+        cloud_name: Option<String>,
+        /// Target database URL (default: DATABASE_URL). It must be migrated (`api migrate`) and
+        /// hold no rows but those earlier runs of this command wrote.
+        #[arg(long, value_name = "POSTGRES_URL")]
+        into: Option<String>,
+    },
     /// Render the sample tax invoice COUNT times on this thread; print the median time and size.
     BenchInvoice {
         /// Renders to time.
@@ -146,6 +178,9 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<u8> {
         }
         Command::Restore { from, into, force, sha256, issued_from } => {
             cli::restore(&cfg, cli::RestoreArgs { from, into, force, sha256, issued_from }).await
+        }
+        Command::ImportDjango { from, dry_run, batch, media_from, cloud_name, into } => {
+            cli::import_django(&cfg, cli::ImportArgs { from, dry_run, batch, media_from, cloud_name, into }).await
         }
         Command::BenchInvoice { count } => {
             let doc = common::invoice::sample::typical(true);

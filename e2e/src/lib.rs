@@ -6,6 +6,7 @@
 
 pub mod builders;
 pub mod cloudinary;
+pub mod django;
 pub mod proxy;
 pub mod razorpay;
 pub mod sentry;
@@ -33,6 +34,20 @@ pub fn admin_database_url() -> String {
 /// Redis for tests.
 pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// URL of a database on the test server.
+pub fn database_url_of(name: &str) -> String {
+    database_url(name)
+}
+
+/// Drops a database a test made (best effort).
+pub async fn drop_database(name: &str) {
+    if let Ok(mut admin) = PgConnection::connect(&admin_database_url()).await {
+        let _ = sqlx::query(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+            .execute(&mut admin)
+            .await;
+    }
 }
 
 fn database_url(name: &str) -> String {

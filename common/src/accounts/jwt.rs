@@ -12,11 +12,14 @@ use uuid::Uuid;
 /// Claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
-    /// `users.id`.
+    /// `users.id` (djangorestframework-simplejwt may write it as a string).
+    #[serde(deserialize_with = "user_id_claim")]
     pub user_id: i64,
-    /// Phone number at issue time.
+    /// Phone number at issue time (absent in simplejwt tokens).
+    #[serde(default)]
     pub phone_number: Option<String>,
-    /// Role at issue time (permissions use the stored role).
+    /// Role at issue time (permissions use the stored role; absent in simplejwt tokens).
+    #[serde(default)]
     pub role: String,
     /// Issued at, unix seconds.
     pub iat: i64,
@@ -25,6 +28,24 @@ pub struct Claims {
     /// Session family (refresh-token family) this token belongs to; absent in legacy tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<Uuid>,
+    /// `access` in tokens of the old backend's djangorestframework-simplejwt; its `refresh`
+    /// tokens (signed with the same key) are not access tokens and are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+}
+
+/// `user_id` as a number, or as the decimal string some simplejwt versions write.
+fn user_id_claim<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Int(i64),
+        Text(String),
+    }
+    match Id::deserialize(d)? {
+        Id::Int(i) => Ok(i),
+        Id::Text(s) => s.trim().parse().map_err(serde::de::Error::custom),
+    }
 }
 
 /// Why a token was refused; the messages are the original's.
@@ -82,6 +103,7 @@ impl JwtKeys {
             iat: now,
             exp: now.saturating_add(self.ttl_seconds()),
             sid,
+            token_type: None,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
     }
@@ -93,6 +115,7 @@ impl JwtKeys {
         validation.set_required_spec_claims(&["exp"]);
         validation.validate_aud = false;
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation) {
+            Ok(data) if data.claims.token_type.as_deref().is_some_and(|t| t != "access") => Err(TokenError::Invalid),
             Ok(data) => Ok(data.claims),
             Err(e) => match e.kind() {
                 ErrorKind::ExpiredSignature => Err(TokenError::Expired),
@@ -117,6 +140,24 @@ mod tests {
         let c = k.verify(&t).unwrap();
         assert_eq!(c.user_id, 7);
         assert_eq!(c.exp - c.iat, 60);
+    }
+
+    /// A token as the old backend's djangorestframework-simplejwt signed it (same key).
+    fn simplejwt(k: &JwtKeys, token_type: &str, user_id: serde_json::Value) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = serde_json::json!({
+            "token_type": token_type, "exp": now + 600, "iat": now, "jti": "a3f1c9d2e4b5", "user_id": user_id,
+        });
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &k.encoding).unwrap()
+    }
+
+    #[test]
+    fn simplejwt_access_tokens_are_accepted_and_refresh_tokens_refused() {
+        let k = keys();
+        let c = k.verify(&simplejwt(&k, "access", serde_json::json!(7))).unwrap();
+        assert_eq!((c.user_id, c.role.as_str(), c.phone_number, c.sid), (7, "", None, None));
+        assert_eq!(k.verify(&simplejwt(&k, "access", serde_json::json!("12"))).unwrap().user_id, 12);
+        assert_eq!(k.verify(&simplejwt(&k, "refresh", serde_json::json!(7))), Err(TokenError::Invalid));
     }
 
     #[test]

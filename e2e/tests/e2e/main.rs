@@ -21,6 +21,7 @@ mod error_tracking;
 mod fuzz;
 mod health;
 mod images;
+mod import_django;
 mod invoices;
 mod isolation;
 mod job_backlog;

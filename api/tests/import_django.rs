@@ -1,0 +1,170 @@
+//! `api import-django` as ops run it: the real binary, the original's schema and sample
+//! (`e2e/fixtures/django/`) in a scratch database, a freshly migrated target. The API-level
+//! checks (logins, tokens, orders through the admin routes, resume) are in the e2e tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use sqlx::{Connection, PgConnection};
+
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn url_of(db: &str) -> String {
+    let admin = admin_url();
+    match admin.rfind('/') {
+        Some(i) => format!("{}/{db}", &admin[..i]),
+        None => panic!("TEST_DATABASE_URL has no database: {admin}"),
+    }
+}
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../e2e/fixtures/django")
+}
+
+/// A database of this test, dropped at the end.
+struct Db {
+    name: String,
+}
+
+impl Db {
+    async fn create(tag: &str) -> Db {
+        let name = format!("ec_test_imp_{tag}_{}_{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url()).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut admin).await.unwrap();
+        Db { name }
+    }
+
+    /// The original's schema and sample.
+    async fn django() -> Db {
+        let db = Db::create("src").await;
+        let mut conn = db.connect().await;
+        for file in ["schema.sql", "sample-data.sql"] {
+            let sql = std::fs::read_to_string(fixtures().join(file)).unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+        }
+        conn.close().await.unwrap();
+        db
+    }
+
+    /// A freshly migrated target (`api migrate`).
+    async fn ours() -> Db {
+        let db = Db::create("dst").await;
+        let out = api(&db.url(), &["migrate"]);
+        assert!(out.status.success(), "{}", text(&out));
+        db
+    }
+
+    fn url(&self) -> String {
+        url_of(&self.name)
+    }
+
+    async fn connect(&self) -> PgConnection {
+        PgConnection::connect(&self.url()).await.unwrap()
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let _ = Command::new("psql")
+                .args([admin_url().as_str(), "-qc", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")])
+                .output();
+        })
+        .join();
+    }
+}
+
+fn api(db_url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_api"))
+        .args(args)
+        .env("APP_ENV", "development")
+        .env("DATABASE_URL", db_url)
+        .env("MEDIA_DIR", std::env::temp_dir().join(format!("ec-imp-media-{}", std::process::id())))
+        .env_remove("CLOUDINARY_URL")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run api")
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// The summary row of a table: source, imported, updated, unchanged.
+fn row(out: &Output, table: &str) -> Vec<u64> {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(table))
+        .unwrap_or_else(|| panic!("no summary row for {table}:\n{stdout}"));
+    line.split_whitespace().skip(1).take(4).map(|n| n.parse().unwrap()).collect()
+}
+
+#[test]
+fn import_django_help_explains_the_flags() {
+    let out = api("postgres://unused@127.0.0.1:1/none", &["import-django", "--help"]);
+    assert!(out.status.success());
+    let help = text(&out);
+    for flag in ["--from <POSTGRES_URL>", "--dry-run", "--batch <N>", "--media-from <DIR>", "--cloud-name", "--into"] {
+        assert!(help.contains(flag), "{flag} missing from:\n{help}");
+    }
+    assert!(help.contains("REPEATABLE READ"), "{help}");
+}
+
+#[tokio::test]
+async fn import_django_binary_imports_the_sample_once_and_then_finds_it_unchanged() {
+    let src = Db::django().await;
+    let dst = Db::ours().await;
+    let args = ["import-django", "--from", &src.url(), "--cloud-name", "ecart", "--batch", "7"];
+
+    let dry = api(&dst.url(), &[&args[..], &["--dry-run"]].concat());
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
+    assert!(text(&dry).contains("dry run: nothing was written"));
+    assert_eq!(row(&dry, "orders_order"), vec![30, 30, 0, 0]);
+    let mut conn = dst.connect().await;
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(users, 0, "the dry run wrote");
+
+    let first = api(&dst.url(), &args);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert_eq!(row(&first, "authentication_customuser"), vec![12, 12, 0, 0]);
+    assert_eq!(row(&first, "orders_checklistitem"), vec![143, 143, 0, 0]);
+    assert!(text(&first).contains("django_admin_log"), "the admin log is reported as not carried");
+
+    let second = api(&dst.url(), &args);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert_eq!(row(&second, "orders_order"), vec![30, 0, 0, 30]);
+    assert_eq!(row(&second, "admin_panel_notification"), vec![55, 0, 0, 55]);
+
+    let runs: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM django_import_run ORDER BY id").fetch_all(&mut conn).await.unwrap();
+    assert_eq!(runs, ["ok", "ok"]);
+}
+
+#[tokio::test]
+async fn import_django_binary_refuses_a_database_the_service_already_uses() {
+    let src = Db::django().await;
+    let dst = Db::ours().await;
+    let mut conn = dst.connect().await;
+    sqlx::query("INSERT INTO package (name, price, description) VALUES ('Ours', 10, 'x')")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let out = api(&dst.url(), &["import-django", "--from", &src.url(), "--cloud-name", "ecart"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("package: 1"), "{}", text(&out));
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(orders, 0);
+
+    // An unmigrated target is refused too, with what to do.
+    let bare = Db::create("bare").await;
+    let out = api(&bare.url(), &["import-django", "--from", &src.url()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("api migrate"), "{}", text(&out));
+}
