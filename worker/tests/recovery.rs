@@ -11,9 +11,15 @@ use common::jobs::{self, Noop, TestSleep};
 use e2e::{TestApp, TestAppBuilder};
 use tokio::process::{Child, Command};
 
-/// Lease settings of these tests: short, so that a lapse shows within seconds.
-const LEASE: &str = "4";
-const RENEW: &str = "1";
+/// Lease settings of these tests: short, so that a lapse shows within seconds. The kill test
+/// measures the defaults with `RECOVERY_TEST_LEASE_SECONDS=30 RECOVERY_TEST_RENEW_SECONDS=10`.
+fn lease() -> String {
+    std::env::var("RECOVERY_TEST_LEASE_SECONDS").unwrap_or_else(|_| "4".into())
+}
+
+fn renew() -> String {
+    std::env::var("RECOVERY_TEST_RENEW_SECONDS").unwrap_or_else(|_| "1".into())
+}
 
 async fn enqueue_sleep(app: &TestApp, millis: u64) -> i64 {
     let mut conn = app.pool.acquire().await.unwrap();
@@ -56,8 +62,8 @@ fn worker_process(app: &TestApp, name: &str) -> Child {
         .env("MEDIA_DIR", std::env::temp_dir().join(format!("ec-media-{}", app.prefix)))
         .env("OUTBOX_POLL_MS", "100")
         .env("WORKER_POLL_MS", "50")
-        .env("JOB_LEASE_SECONDS", LEASE)
-        .env("JOB_LEASE_RENEW_SECONDS", RENEW)
+        .env("JOB_LEASE_SECONDS", lease())
+        .env("JOB_LEASE_RENEW_SECONDS", renew())
         .env("WORKER_TEST_JOBS", "true")
         .env("RUST_LOG", "info")
         .stdout(Stdio::from(out))
@@ -75,7 +81,9 @@ async fn bare_app() -> TestApp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_of_a_killed_worker_is_taken_again_once_its_lease_lapses() {
     let app = bare_app().await;
-    let id = enqueue_sleep(&app, 5_000).await;
+    // Outlives the kill by more than a lease, so that only a lapse can explain a second run.
+    let lease_ms: u64 = lease().parse::<u64>().unwrap() * 1_000;
+    let id = enqueue_sleep(&app, lease_ms + 3_000).await;
     let mut first = worker_process(&app, "first");
     wait_for(&app, id, Duration::from_secs(60), |s| s.0 == "running").await;
     // Well into the job, past a renewal or two.
@@ -85,11 +93,15 @@ async fn a_job_of_a_killed_worker_is_taken_again_once_its_lease_lapses() {
     let _second = worker_process(&app, "second");
     wait_for(&app, id, Duration::from_secs(60), |s| s.1 == 2).await;
     let retaken = killed.elapsed();
-    eprintln!("job of the killed worker taken again {:.1} s after the kill (lease {LEASE} s)", retaken.as_secs_f64());
-    let (status, attempts) = wait_for(&app, id, Duration::from_secs(30), |s| s.0 == "done").await;
+    eprintln!(
+        "job of the killed worker taken again {:.1} s after the kill (lease {} s)",
+        retaken.as_secs_f64(),
+        lease()
+    );
+    let (status, attempts) = wait_for(&app, id, Duration::from_secs(120), |s| s.0 == "done").await;
     assert_eq!((status.as_str(), attempts), ("done", 2), "run again once, to its end");
     assert!(retaken < Duration::from_secs(60), "taken again after {retaken:?}");
-    let lease: f64 = LEASE.parse().unwrap();
+    let lease: f64 = lease().parse().unwrap();
     assert!(retaken.as_secs_f64() < lease + 10.0, "taken again soon after the lease lapsed: {retaken:?}");
 }
 
@@ -97,12 +109,12 @@ async fn a_job_of_a_killed_worker_is_taken_again_once_its_lease_lapses() {
 async fn a_long_job_that_renews_its_lease_is_never_taken_by_another_worker() {
     let app = bare_app().await;
     // Three leases long, with two workers (and two dispatchers) looking.
-    let id = enqueue_sleep(&app, 12_000).await;
+    let id = enqueue_sleep(&app, 3 * lease().parse::<u64>().unwrap() * 1_000).await;
     let _one = worker_process(&app, "one");
     let _two = worker_process(&app, "two");
     wait_for(&app, id, Duration::from_secs(60), |s| s.0 == "running").await;
     let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(3 * lease().parse::<u64>().unwrap() + 60);
     let (status, attempts) = loop {
         let s = state(&app, id).await;
         if !seen.contains(&s) {
