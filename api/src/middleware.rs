@@ -299,6 +299,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn route_families() {
+        for ours in [
+            "/ready/",
+            "/ops/queues/",
+            "/api/ops/queues/emails/jobs/",
+            "/api/ops/backups/",
+            "/api/auth/token/refresh/",
+            "/api/auth/logout/",
+            "/api/auth/password-reset/confirm/",
+            "/api/auth/password/change/",
+            "/api/orders/razorpay/webhook/",
+            "/api/admin/orders/12/refund/",
+            "/api/admin/orders/12/refunds/",
+            "/api/admin/orders/12/billing/",
+        ] {
+            assert!(is_extension_path(ours), "{ours}");
+        }
+        for original in [
+            "/health/",
+            "/api/auth/login/",
+            "/api/auth/me/",
+            "/api/auth/users/",
+            "/api/packages/",
+            "/api/admin/orders/",
+            "/api/admin/orders/12/",
+            "/api/admin/orders/12/status/",
+            "/api/admin/orders/x/refund/",
+        ] {
+            assert!(!is_extension_path(original), "{original}");
+        }
+    }
+
+    #[test]
     fn bearer_parsing() {
         assert_eq!(bearer_token("Bearer abc"), Some("abc"));
         assert_eq!(bearer_token("bearer  abc "), Some("abc"));
