@@ -193,15 +193,20 @@ impl Dispatcher {
         .execute(&self.pool)
         .await?
         .rows_affected();
-        Ok(running + self.requeue_lost(Some(stale)).await?)
+        Ok(running + self.requeue_lost(Some(stale), None).await?)
     }
 
     /// Puts back to `pending` the `queued` rows (pushed more than `older_than` seconds ago, or
-    /// all) whose push Redis no longer holds; returns how many. Rows Redis still holds (pushed
+    /// all; and last touched before `queued_before`, if given) whose push Redis no longer holds;
+    /// returns how many. Rows Redis still holds (pushed
     /// again since, or waiting behind a backlog) are left alone. A push that a worker fetched but
     /// has not claimed yet looks lost too; pushing it again is harmless, since the claim lets
     /// only one delivery run the job.
-    async fn requeue_lost(&self, older_than: Option<f64>) -> Result<u64, DispatchError> {
+    async fn requeue_lost(
+        &self,
+        older_than: Option<f64>,
+        queued_before: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<u64, DispatchError> {
         let mut total = 0;
         let mut after = 0i64;
         loop {
@@ -209,10 +214,12 @@ impl Dispatcher {
                 "SELECT id, queue, pushes FROM job
                  WHERE status = 'queued' AND id > $2
                    AND ($1::float8 IS NULL OR updated_at < now() - make_interval(secs => $1))
+                   AND ($3::timestamptz IS NULL OR updated_at < $3)
                  ORDER BY id LIMIT 5000",
             )
             .bind(older_than)
             .bind(after)
+            .bind(queued_before)
             .fetch_all(&self.pool)
             .await?;
             let Some(last) = queued.last().map(|(id, _, _)| *id) else { return Ok(total) };
@@ -290,10 +297,14 @@ impl Dispatcher {
         Ok(lost)
     }
 
-    /// After Redis lost its data: every `queued` row whose push is gone goes back to `pending`
-    /// at once, so the next round pushes it again. Returns how many.
-    pub async fn recover_lost_redis(&self) -> Result<u64, DispatchError> {
-        self.requeue_lost(None).await
+    /// After Redis lost its data: every `queued` row (last touched before `queued_before`, if
+    /// given) whose push is gone goes back to `pending` at once, so the next round pushes it
+    /// again. Returns how many.
+    pub async fn recover_lost_redis(
+        &self,
+        queued_before: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<u64, DispatchError> {
+        self.requeue_lost(None, queued_before).await
     }
 
     /// Removes finished jobs' data from Redis (every queue, up to [`VACUUM_ROUNDS`] ×
@@ -439,8 +450,11 @@ struct Recovery {
     /// The queue epoch seen last.
     epoch: Option<String>,
     last_epoch_check: Option<tokio::time::Instant>,
-    /// Redis lost its data and the queued rows are not all put back yet.
-    redis_lost: bool,
+    /// Redis lost its data and the queued rows are not all put back yet: `Some(None)` all of
+    /// them, `Some(Some(t))` those queued before `t`.
+    redis_lost: Option<Option<chrono::DateTime<chrono::Utc>>>,
+    /// When this dispatcher started.
+    started: Option<chrono::DateTime<chrono::Utc>>,
     last_lease_sweep: Option<tokio::time::Instant>,
     /// Since when PostgreSQL has answered (`None`: it failed last).
     database_ok_since: Option<tokio::time::Instant>,
@@ -462,24 +476,38 @@ impl Dispatcher {
     /// again next time.
     async fn recover(&self, r: &mut Recovery) {
         let now = tokio::time::Instant::now();
+        let started = *r.started.get_or_insert_with(chrono::Utc::now);
         if r.last_epoch_check.is_none_or(|t| now.duration_since(t) >= EPOCH_EVERY) {
             r.last_epoch_check = Some(now);
+            let first_look = r.epoch.is_none();
             match self.check_epoch(&mut r.epoch).await {
                 Ok(true) => {
-                    tracing::warn!("Redis lost its data (the queue epoch is gone): queued jobs are pushed again");
-                    r.redis_lost = true;
+                    if first_look {
+                        tracing::info!(
+                            "queue epoch written: new queues, or Redis lost its data while this process was away"
+                        );
+                    } else {
+                        tracing::warn!(
+                            "Redis lost its data (the queue epoch changed or is gone): queued jobs are pushed again"
+                        );
+                    }
+                    // On a first look the epoch may be missing only because these queues are
+                    // new: what was queued since this process started is not this loss's.
+                    r.redis_lost = Some(first_look.then_some(started));
                 }
                 Ok(false) => {}
                 Err(e) => tracing::debug!(error = %e, "queue epoch not read"),
             }
         }
-        if r.redis_lost {
-            match self.recover_lost_redis().await {
+        if let Some(queued_before) = r.redis_lost {
+            match self.recover_lost_redis(queued_before).await {
                 Ok(n) => {
-                    r.redis_lost = false;
+                    r.redis_lost = None;
                     r.database_answered();
-                    tracing::warn!(requeued = n, "jobs Redis lost queued again");
-                    self.count_recovered("redis_data_loss", n).await;
+                    if n > 0 {
+                        tracing::warn!(requeued = n, "jobs Redis lost queued again");
+                        self.count_recovered("redis_data_loss", n).await;
+                    }
                 }
                 Err(e) => {
                     if matches!(e, DispatchError::Database(_)) {
