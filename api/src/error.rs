@@ -32,8 +32,9 @@ pub enum ApiError {
     Unauthorized(&'static str),
     /// 429 with the §1 body and `Retry-After`.
     RateLimited(u64),
-    /// A dependency (database, Redis) is unavailable: 503, nothing internal revealed.
-    Unavailable,
+    /// A dependency (`database`, `redis`) is unavailable: 503 in the route family's shape
+    /// ([`Unavailable`]), nothing internal revealed.
+    Unavailable(&'static str),
     /// Anything unexpected: logged in full, answered with a body that reveals nothing.
     Internal(String),
 }
@@ -97,7 +98,7 @@ impl ApiError {
             ApiError::Ext { status, .. } => *status,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -114,7 +115,7 @@ impl ApiError {
             ApiError::Ext { code, message, details, .. } => {
                 json!({ "error": { "code": code, "message": message, "details": details } })
             }
-            ApiError::Unauthorized(_) | ApiError::RateLimited(_) | ApiError::Unavailable | ApiError::Internal(_) => {
+            ApiError::Unauthorized(_) | ApiError::RateLimited(_) | ApiError::Unavailable(_) | ApiError::Internal(_) => {
                 return None;
             }
         })
@@ -123,13 +124,11 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                tracing::error!(error = %err, "database unavailable");
-                ApiError::Unavailable
-            }
-            other => ApiError::Internal(format!("database: {other}")),
+        if common::db::is_unavailable(&err) {
+            tracing::error!(error = %err, "database unavailable");
+            return ApiError::Unavailable(DATABASE);
         }
+        ApiError::Internal(format!("database: {err}"))
     }
 }
 
@@ -167,10 +166,9 @@ impl IntoResponse for ApiError {
                 res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 return res;
             }
-            ApiError::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({ "detail": "Service temporarily unavailable. Please try again shortly." }),
-            ),
+            ApiError::Unavailable(dependency) => {
+                return Unavailable { dependency: Some(dependency), message: UNAVAILABLE_MESSAGE }.into_response();
+            }
             ApiError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");
                 let mut res =
@@ -181,6 +179,59 @@ impl IntoResponse for ApiError {
             }
         };
         (status, axum::Json(body)).into_response()
+    }
+}
+
+/// The dependency name of PostgreSQL in 503 answers and `/ready/`.
+pub const DATABASE: &str = "database";
+/// The dependency name of Redis.
+pub const REDIS: &str = "redis";
+/// Message of a 503 for a dependency that is down.
+pub const UNAVAILABLE_MESSAGE: &str = "Service temporarily unavailable. Please try again shortly.";
+/// Seconds a 503 asks clients to wait before trying again.
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 5;
+
+/// A 503: a dependency is down or the request ran out of time. Its body depends on the route
+/// family, which only the path tells, so the response carries this marker and
+/// [`crate::middleware::unavailable_shape`] writes the body: the original's routes (API.md §1)
+/// get `{"error": msg, "detail": msg}` (the clients read `error`, DRF's `detail`, as the §1
+/// 429 body has both), ours (§9) `{"error": {"code": "service_unavailable", "message", "details":
+/// {"dependency"}}}`. Until then the body is the §1 one.
+#[derive(Debug, Clone, Copy)]
+pub struct Unavailable {
+    /// `database`, `redis`, or none (a request timeout).
+    pub dependency: Option<&'static str>,
+    /// What the client is told.
+    pub message: &'static str,
+}
+
+impl Unavailable {
+    /// The original's shape (§1).
+    pub fn original_body(&self) -> Value {
+        json!({ "error": self.message, "detail": self.message })
+    }
+
+    /// The §9 shape.
+    pub fn extension_body(&self) -> Value {
+        let details = match self.dependency {
+            Some(d) => json!({ "dependency": d }),
+            None => json!({}),
+        };
+        json!({ "error": { "code": "service_unavailable", "message": self.message, "details": details } })
+    }
+
+    /// A 503 with `body`, `Retry-After` and this marker.
+    pub fn response(self, body: Value) -> Response {
+        let mut res = (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(UNAVAILABLE_RETRY_AFTER));
+        res.extensions_mut().insert(self);
+        res
+    }
+}
+
+impl IntoResponse for Unavailable {
+    fn into_response(self) -> Response {
+        self.response(self.original_body())
     }
 }
 

@@ -13,7 +13,7 @@ use common::accounts::users;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Unavailable};
 use crate::extract::AuthUser;
 use crate::state::AppState;
 
@@ -127,12 +127,54 @@ pub async fn timeout(State(state): State<AppState>, req: Request, next: Next) ->
         Ok(res) => res,
         Err(_) => {
             tracing::warn!("request timed out");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({ "detail": "The request took too long. Please try again." })),
-            )
-                .into_response()
+            Unavailable { dependency: None, message: "The request took too long. Please try again." }.into_response()
         }
+    }
+}
+
+/// Whether a path is one of this service's own routes (API.md §9), whose errors use the §9
+/// shape, rather than one of the original's (§1). `login/` and `signup/` are the original's
+/// even though §9.2 adds fields to them.
+pub fn is_extension_path(path: &str) -> bool {
+    const PREFIXES: [&str; 9] = [
+        "/ready/",
+        "/metrics",
+        "/ops/",
+        "/api/ops/",
+        "/api/schema/",
+        "/api/docs/",
+        "/api/auth/token/",
+        "/api/auth/password",
+        "/api/orders/razorpay/webhook/",
+    ];
+    if PREFIXES.iter().any(|p| path.starts_with(p)) || path == "/api/auth/logout/" {
+        return true;
+    }
+    // /api/admin/orders/{id}/refund/, refunds/, billing/
+    path.strip_prefix("/api/admin/orders/").and_then(|rest| rest.split_once('/')).is_some_and(|(id, tail)| {
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && matches!(tail, "refund/" | "refunds/" | "billing/")
+    })
+}
+
+/// Gives every 503 marked [`Unavailable`] (a dependency down, a request out of time) the body
+/// of its route's family: the §9 shape on our routes, the original's otherwise.
+pub async fn unavailable_shape(req: Request, next: Next) -> Response {
+    let extension = is_extension_path(req.uri().path());
+    let res = next.run(req).await;
+    match res.extensions().get::<Unavailable>().copied() {
+        Some(unavailable) if extension => {
+            let (mut parts, _) = res.into_parts();
+            let mut fresh = unavailable.response(unavailable.extension_body());
+            // Keep what outer layers already set (request id, CORS) besides the body's own headers.
+            parts.headers.remove(header::CONTENT_LENGTH);
+            for (name, value) in fresh.headers().iter() {
+                parts.headers.insert(name.clone(), value.clone());
+            }
+            *fresh.headers_mut() = parts.headers;
+            fresh.extensions_mut().extend(parts.extensions);
+            fresh
+        }
+        _ => res,
     }
 }
 
@@ -255,6 +297,39 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<AuthUser, ApiError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route_families() {
+        for ours in [
+            "/ready/",
+            "/ops/queues/",
+            "/api/ops/queues/emails/jobs/",
+            "/api/ops/backups/",
+            "/api/auth/token/refresh/",
+            "/api/auth/logout/",
+            "/api/auth/password-reset/confirm/",
+            "/api/auth/password/change/",
+            "/api/orders/razorpay/webhook/",
+            "/api/admin/orders/12/refund/",
+            "/api/admin/orders/12/refunds/",
+            "/api/admin/orders/12/billing/",
+        ] {
+            assert!(is_extension_path(ours), "{ours}");
+        }
+        for original in [
+            "/health/",
+            "/api/auth/login/",
+            "/api/auth/me/",
+            "/api/auth/users/",
+            "/api/packages/",
+            "/api/admin/orders/",
+            "/api/admin/orders/12/",
+            "/api/admin/orders/12/status/",
+            "/api/admin/orders/x/refund/",
+        ] {
+            assert!(!is_extension_path(original), "{original}");
+        }
+    }
 
     #[test]
     fn bearer_parsing() {

@@ -247,8 +247,17 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     /// `OUTBOX_POLL_MS`: how often the dispatcher looks for due jobs when not woken.
     pub outbox_poll: Duration,
-    /// `JOB_STALE_SECONDS`: a queued or running job not finished after this is queued again.
+    /// `JOB_STALE_SECONDS`: the outer safety net: a job pushed this long ago that Redis no longer
+    /// holds, or a running job without a lease (claimed before leases existed), is queued again.
     pub job_stale_after: Duration,
+    /// `JOB_LEASE_SECONDS`: how long a claimed job stays its worker's without a renewal; a running
+    /// job whose lease lapsed (its worker was killed) is taken again.
+    pub job_lease: Duration,
+    /// `JOB_LEASE_RENEW_SECONDS`: how often a worker renews the leases of the jobs it runs.
+    pub job_lease_renew: Duration,
+    /// `WORKER_TEST_JOBS`: the worker also runs the `sleep` job kind that tests use (never in
+    /// production).
+    pub worker_test_jobs: bool,
     /// `JOB_RETRY_BASE_MS`: first retry delay, doubled at each attempt.
     pub job_retry_base: Duration,
     /// `WORKER_CONCURRENCY`: jobs run at once per queue in one worker process.
@@ -432,13 +441,25 @@ impl Config {
         if password_hash_concurrency == 0 {
             return Err(ConfigError::invalid("PASSWORD_HASH_CONCURRENCY", "must be at least 1"));
         }
+        let job_lease = v.seconds("JOB_LEASE_SECONDS", 30)?;
+        let job_lease_renew = v.seconds("JOB_LEASE_RENEW_SECONDS", 10)?;
+        if job_lease_renew.is_zero() || job_lease_renew * 2 > job_lease {
+            return Err(ConfigError::invalid(
+                "JOB_LEASE_RENEW_SECONDS",
+                "must be at least 1 and at most half of JOB_LEASE_SECONDS (a renewal may be late or fail once)",
+            ));
+        }
+        let worker_test_jobs = v.bool("WORKER_TEST_JOBS", false)?;
+        if worker_test_jobs && production {
+            return Err(ConfigError::invalid("WORKER_TEST_JOBS", "test job kinds are never run in production"));
+        }
         let cfg = Self {
             app_env,
             bind_addr: v.parse("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             public_base_url,
             database_url: SecretUrl::new(v.string("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/electioncart")),
             database_max_connections: v.parse("DATABASE_MAX_CONNECTIONS", 20)?,
-            database_acquire_timeout: v.seconds("DATABASE_ACQUIRE_TIMEOUT_SECONDS", 5)?,
+            database_acquire_timeout: v.seconds("DATABASE_ACQUIRE_TIMEOUT_SECONDS", 3)?,
             database_statement_timeout: v.seconds("DATABASE_STATEMENT_TIMEOUT_SECONDS", 30)?,
             redis_url: SecretUrl::new(v.string("REDIS_URL", "redis://127.0.0.1:6379")),
             redis_response_timeout: v.seconds("REDIS_RESPONSE_TIMEOUT_SECONDS", 5)?,
@@ -519,6 +540,9 @@ impl Config {
             password_hash_concurrency,
             outbox_poll: v.millis("OUTBOX_POLL_MS", 1_000)?,
             job_stale_after: v.seconds("JOB_STALE_SECONDS", 900)?,
+            job_lease,
+            job_lease_renew,
+            worker_test_jobs,
             job_retry_base: v.millis("JOB_RETRY_BASE_MS", 5_000)?,
             worker_concurrency,
             worker_poll: v.millis("WORKER_POLL_MS", 200)?,

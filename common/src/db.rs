@@ -34,6 +34,28 @@ pub fn like_pattern(text: &str) -> String {
     format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
 }
 
+/// True when the error says PostgreSQL cannot be reached or is not serving (down, restarting,
+/// cut off, out of connections, no connection within `DATABASE_ACQUIRE_TIMEOUT_SECONDS`), as
+/// opposed to a fault of the statement: the API answers 503 for these, never 500.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        // A connection cut while it was being made: sqlx reads the closed socket as a bad
+        // answer to its SSL request.
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // Class 08: connection exceptions; 57P01-57P03: the server is shutting down, crashed or
+        // starting up; 53300: too many connections.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")),
+        _ => false,
+    }
+}
+
 /// True when the error is a unique violation of the named constraint.
 pub fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
     match err {

@@ -82,6 +82,23 @@ impl JobMetrics {
     }
 }
 
+/// Why the dispatcher put jobs back: Redis lost its data (`redis_data_loss`), a running job's
+/// lease lapsed (`lease_lapsed`), or the stale check found them (`stale`).
+pub const RECOVERY_CAUSES: [&str; 3] = ["redis_data_loss", "lease_lapsed", "stale"];
+
+/// Adds `jobs` recovered for `cause` (one of [`RECOVERY_CAUSES`]) to the shared counts at once
+/// (recoveries are rare, and a dispatcher keeps no counts of its own).
+pub async fn recovered(
+    redis: &mut ConnectionManager,
+    prefix: &str,
+    cause: &str,
+    jobs: u64,
+) -> Result<(), redis::RedisError> {
+    let n = i64::try_from(jobs).unwrap_or(i64::MAX);
+    redis::cmd("HINCRBY").arg(key(prefix)).arg(format!("r|{}", label(cause))).arg(n).query_async::<i64>(redis).await?;
+    Ok(())
+}
+
 /// Reads the shared counts and writes them as Prometheus text.
 pub async fn render(redis: &mut ConnectionManager, prefix: &str, out: &mut String) -> Result<(), redis::RedisError> {
     let all: HashMap<String, i64> = redis::cmd("HGETALL").arg(key(prefix)).query_async(redis).await?;
@@ -89,6 +106,7 @@ pub async fn render(redis: &mut ConnectionManager, prefix: &str, out: &mut Strin
     let mut sums: BTreeMap<&str, i64> = BTreeMap::new();
     let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
     let mut failures: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    let mut recovered: BTreeMap<&str, i64> = RECOVERY_CAUSES.iter().map(|c| (*c, 0)).collect();
     for (field, n) in &all {
         let parts: Vec<&str> = field.split('|').collect();
         match parts.as_slice() {
@@ -102,6 +120,7 @@ pub async fn render(redis: &mut ConnectionManager, prefix: &str, out: &mut Strin
             ["dsum", kind] => *sums.entry(kind).or_default() += n,
             ["dcount", kind] => *counts.entry(kind).or_default() += n,
             ["f", kind, outcome] => *failures.entry((kind, outcome)).or_default() += n,
+            ["r", cause] => *recovered.entry(cause).or_default() += n,
             _ => {}
         }
     }
@@ -127,6 +146,14 @@ pub async fn render(redis: &mut ConnectionManager, prefix: &str, out: &mut Strin
     let _ = writeln!(out, "# TYPE electioncart_job_failures_total counter");
     for ((kind, outcome), n) in &failures {
         let _ = writeln!(out, "electioncart_job_failures_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP electioncart_job_recovered_total Jobs put back to run again by cause (Redis lost its data, a worker's lease lapsed, stale)."
+    );
+    let _ = writeln!(out, "# TYPE electioncart_job_recovered_total counter");
+    for (cause, n) in &recovered {
+        let _ = writeln!(out, "electioncart_job_recovered_total{{cause=\"{cause}\"}} {n}");
     }
     Ok(())
 }

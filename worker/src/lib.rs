@@ -21,7 +21,7 @@ use apalis_core::task::data::Data;
 use apalis_core::worker::builder::WorkerBuilder;
 use common::Config;
 use common::jobs::dispatcher::Dispatcher;
-use common::jobs::runs::{self, Bookkeeper, ClaimedJob, FailureOutcome};
+use common::jobs::runs::{self, Bookkeeper, ClaimedJob, FailureOutcome, Leases};
 use common::jobs::{self, Job, JobEnvelope, Queue};
 use common::mail::Mailer;
 use sqlx::PgPool;
@@ -39,6 +39,8 @@ pub struct WorkerContext {
     pub razorpay: Option<common::razorpay::Razorpay>,
     /// Claims and completions, batched across the handlers running in this process.
     pub runs: Bookkeeper,
+    /// The leases of the jobs this process runs, renewed while their handlers run.
+    pub leases: Leases,
     /// Error tracking (`SENTRY_DSN`): jobs that fail for good.
     pub reporter: common::error_report::ErrorReporter,
     /// Durations and failures of this process's attempts, added to Redis every few seconds.
@@ -101,38 +103,86 @@ async fn dispatch(ctx: &WorkerContext, job: &ClaimedJob) -> Result<(), JobError>
         jobs::StoreResourceFile::KIND => resources::store(ctx, decode(job)?).await,
         jobs::DeletePrivateFiles::KIND => resources::delete(ctx, decode(job)?).await,
         jobs::Noop::KIND => maintenance::noop(decode(job)?),
+        jobs::TestSleep::KIND => maintenance::test_sleep(ctx, decode(job)?).await,
         jobs::Backup::KIND => backups::run(ctx, decode(job)?).await,
         other => Err(JobError::Unrunnable(format!("no handler for job kind `{other}`"))),
     }
 }
 
-/// The apalis handler shared by every queue: claims the job row, runs it in its own task (a
-/// panic is a failed attempt, not a dead worker), and records the outcome. Claims and "done"
-/// marks go through the process' [`Bookkeeper`], one statement for many concurrent handlers;
-/// the rarer outcomes (retry, failed, dead) are written one by one.
+/// How long a handler keeps trying to claim its job or record its outcome while PostgreSQL does
+/// not answer (a restart, a failover) before leaving it to the lease and stale checks.
+const BOOKKEEPING_PATIENCE: Duration = Duration::from_secs(300);
+
+/// Runs `op` until it succeeds, PostgreSQL being away meanwhile, for up to
+/// [`BOOKKEEPING_PATIENCE`]. The handler keeps its apalis slot while it waits, so a worker takes
+/// no new jobs during an outage; the job's lease is renewed as soon as PostgreSQL is back.
+async fn patiently<T, E, F, Fut>(what: &'static str, job_id: i64, mut op: F) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let deadline = tokio::time::Instant::now() + BOOKKEEPING_PATIENCE;
+    let mut delay = Duration::from_millis(250);
+    let mut tries = 0u32;
+    loop {
+        match op().await {
+            Ok(v) => {
+                if tries > 0 {
+                    tracing::info!(job_id, what, tries, "job bookkeeping went through after PostgreSQL came back");
+                }
+                return Ok(v);
+            }
+            Err(e) if tokio::time::Instant::now() + delay < deadline => {
+                if tries == 0 {
+                    tracing::warn!(job_id, what, error = %e, "job bookkeeping failed; retrying until PostgreSQL answers");
+                }
+                tries += 1;
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The apalis handler shared by every queue: claims the job row (with a lease), runs it in its
+/// own task (a panic is a failed attempt, not a dead worker) while the lease is renewed, and
+/// records the outcome. Claims and "done" marks go through the process' [`Bookkeeper`], one
+/// statement for many concurrent handlers; the rarer outcomes (retry, failed, dead) are written
+/// one by one. Every outcome applies only while this attempt still holds the row.
 async fn handle(envelope: JobEnvelope, ctx: Data<Arc<WorkerContext>>) -> Result<(), BoxDynError> {
     let ctx: Arc<WorkerContext> = ctx.0.clone();
-    let Some(job) = ctx.runs.claim(envelope.job_id).await? else {
+    let claimed = patiently("claim", envelope.job_id, || ctx.runs.claim(envelope.job_id)).await?;
+    let Some(job) = claimed else {
         tracing::debug!(job_id = envelope.job_id, "job not waiting (duplicate delivery); skipped");
         return Ok(());
     };
     let started = std::time::Instant::now();
     let run_ctx = ctx.clone();
     let run_job = job.clone();
-    let outcome = tokio::spawn(async move { dispatch(&run_ctx, &run_job).await })
-        .await
-        .unwrap_or_else(|e| Err(JobError::Retry(format!("handler panicked: {e}"))));
+    // The lease lives with the handler's task: renewed while it runs, kept until the outcome is
+    // written, dropped (and no longer renewed) if the task dies.
+    let ran = tokio::spawn(async move {
+        let lease = run_ctx.leases.hold(&run_job);
+        (dispatch(&run_ctx, &run_job).await, lease)
+    })
+    .await;
+    let (outcome, _lease) = match ran {
+        Ok((outcome, lease)) => (outcome, Some(lease)),
+        Err(e) => (Err(JobError::Retry(format!("handler panicked: {e}"))), None),
+    };
     let elapsed = started.elapsed();
     ctx.metrics.observe(&job.kind, elapsed);
     let elapsed_ms = elapsed.as_millis();
     match outcome {
         Ok(()) => {
-            ctx.runs.complete(job.id).await?;
+            patiently("complete", job.id, || ctx.runs.complete(job.id, job.attempt)).await?;
             tracing::info!(job_id = job.id, kind = %job.kind, attempt = job.attempt, elapsed_ms, "job done");
             Ok(())
         }
         Err(JobError::Unrunnable(message)) => {
-            runs::bury(&ctx.pool, job.id, &message).await?;
+            patiently("bury", job.id, || runs::bury(&ctx.pool, job.id, job.attempt, &message)).await?;
             tracing::error!(job_id = job.id, kind = %job.kind, error = %message, "job cannot run; marked dead");
             ctx.metrics.failure(&job.kind, "dead");
             ctx.reporter.job_failed(job.id, &job.kind, job.attempt, &message);
@@ -141,7 +191,10 @@ async fn handle(envelope: JobEnvelope, ctx: Data<Arc<WorkerContext>>) -> Result<
         Err(err) => {
             let permanent = matches!(err, JobError::Permanent(_));
             let message = err.to_string();
-            match runs::fail(&ctx.pool, &job, &message, permanent, ctx.cfg.job_retry_base).await? {
+            let recorded =
+                patiently("fail", job.id, || runs::fail(&ctx.pool, &job, &message, permanent, ctx.cfg.job_retry_base))
+                    .await?;
+            match recorded {
                 FailureOutcome::Retry(delay) => {
                     tracing::warn!(job_id = job.id, kind = %job.kind, attempt = job.attempt, error = %message,
                         retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
@@ -213,7 +266,8 @@ pub async fn run(
     let pool = common::db::pool(&cfg)?;
     let mailer = Mailer::from_config(&cfg)?;
     let razorpay = common::razorpay::Razorpay::from_config(&cfg)?;
-    let runs = Bookkeeper::spawn(pool.clone());
+    let runs = Bookkeeper::spawn(pool.clone(), cfg.job_lease);
+    let leases = Leases::spawn(pool.clone(), cfg.job_lease, cfg.job_lease_renew);
     let reporter = common::error_report::ErrorReporter::new(cfg.sentry_dsn.as_ref(), "worker", cfg.app_env.as_str());
     let metrics = Arc::new(common::job_metrics::JobMetrics::default());
     let ctx = Arc::new(WorkerContext {
@@ -222,6 +276,7 @@ pub async fn run(
         mailer,
         razorpay,
         runs,
+        leases,
         reporter,
         metrics: metrics.clone(),
     });

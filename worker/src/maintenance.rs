@@ -1,6 +1,8 @@
 //! The `maintenance` queue: housekeeping.
 
-use common::jobs::{Noop, PruneExpired};
+use std::time::Duration;
+
+use common::jobs::{Noop, PruneExpired, TestSleep};
 
 use crate::{JobError, WorkerContext};
 
@@ -34,5 +36,14 @@ pub async fn prune(ctx: &WorkerContext, job: PruneExpired) -> Result<(), JobErro
 
 /// The benchmark job ([`Noop`]): nothing to do.
 pub fn noop(_job: Noop) -> Result<(), JobError> {
+    Ok(())
+}
+
+/// The recovery tests' long job ([`TestSleep`]), only where `WORKER_TEST_JOBS` allows it.
+pub async fn test_sleep(ctx: &WorkerContext, job: TestSleep) -> Result<(), JobError> {
+    if !ctx.cfg.worker_test_jobs {
+        return Err(JobError::Unrunnable("test jobs are off (WORKER_TEST_JOBS)".into()));
+    }
+    tokio::time::sleep(Duration::from_millis(job.millis.min(600_000))).await;
     Ok(())
 }

@@ -87,6 +87,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
         .layer(from_fn_with_state(state.clone(), middleware::timeout))
+        .layer(axum::middleware::from_fn(middleware::unavailable_shape))
         .layer(from_fn_with_state(state.clone(), middleware::security_headers))
         .layer(axum::middleware::from_fn(middleware::nul_free_query))
         .layer(middleware::cors(&cfg.cors_allowed_origins))

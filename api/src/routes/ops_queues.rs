@@ -342,7 +342,7 @@ async fn discard(
         Err(DiscardError::Database(e)) => Err(e.into()),
         Err(DiscardError::Redis(e)) => {
             tracing::error!(error = %e, job_id = id, "discard: Redis unavailable");
-            Err(ApiError::Unavailable)
+            Err(ApiError::Unavailable(crate::error::REDIS))
         }
     }
 }

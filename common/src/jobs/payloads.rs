@@ -213,6 +213,21 @@ impl Job for Noop {
     const MAX_ATTEMPTS: i32 = 3;
 }
 
+/// Sleeps: a long job for the recovery tests (a worker killed mid-job, a job that outlives its
+/// lease). Run only by a worker started with `WORKER_TEST_JOBS=true` (refused in production);
+/// any other worker marks it dead.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestSleep {
+    /// How long, in milliseconds (at most ten minutes).
+    pub millis: u64,
+}
+
+impl Job for TestSleep {
+    const KIND: &'static str = "test_sleep";
+    const QUEUE: Queue = Queue::Maintenance;
+    const MAX_ATTEMPTS: i32 = 3;
+}
+
 /// Takes, verifies and records the backup of one `backup_run` row ([`crate::backup::execute`]).
 /// A run already finished is not taken again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

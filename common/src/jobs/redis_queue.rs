@@ -243,3 +243,30 @@ pub async fn vacuum_finished(
         .invoke_async(&mut conn)
         .await
 }
+
+static EPOCH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local epoch = redis.call('get', KEYS[1])
+        if epoch then
+            return {epoch, 0}
+        end
+        redis.call('set', KEYS[1], ARGV[1])
+        return {ARGV[1], 1}
+        ",
+    )
+});
+
+/// The key of the queue epoch: a random value that lives as long as Redis keeps its data.
+pub fn epoch_key(prefix: &str) -> String {
+    format!("{prefix}:queue:epoch")
+}
+
+/// The queue epoch, and whether this call wrote it (it was missing: Redis lost its data, or
+/// this deployment's queues were never used).
+pub async fn epoch(redis: &ConnectionManager, prefix: &str) -> redis::RedisResult<(String, bool)> {
+    let mut conn = redis.clone();
+    let (epoch, created): (String, i64) =
+        EPOCH.key(epoch_key(prefix)).arg(uuid::Uuid::new_v4().simple().to_string()).invoke_async(&mut conn).await?;
+    Ok((epoch, created == 1))
+}

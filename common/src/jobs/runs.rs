@@ -1,7 +1,7 @@
 //! The life of a job row once it reaches a worker: claim, then done, retry or failed.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use sqlx::{PgPool, Postgres, Transaction};
@@ -31,17 +31,18 @@ pub enum FailureOutcome {
     Exhausted,
 }
 
-/// Takes the job for this worker. `None` when it is not waiting (already done, or another
-/// delivery of the same job has it), which makes duplicate deliveries harmless. A due `pending`
-/// row is taken too: its push reached Redis but the dispatcher's transaction rolled back.
-pub async fn claim(pool: &PgPool, job_id: i64) -> Result<Option<ClaimedJob>, sqlx::Error> {
-    Ok(claim_many(pool, &[job_id]).await?.pop())
+/// Takes the job for this worker, with a lease of `lease` (see [`Leases`]). `None` when it is not
+/// waiting (already done, or another delivery of the same job has it), which makes duplicate
+/// deliveries harmless. A due `pending` row is taken too: its push reached Redis but the
+/// dispatcher's transaction rolled back.
+pub async fn claim(pool: &PgPool, job_id: i64, lease: Duration) -> Result<Option<ClaimedJob>, sqlx::Error> {
+    Ok(claim_many(pool, &[job_id], lease).await?.pop())
 }
 
 /// [`claim`] for many jobs in one statement: returns the rows taken (at most one per id; ids
 /// that are not waiting are left out). Bookkeeping: the commit does not wait for an fsync
 /// ([`relaxed`]).
-pub async fn claim_many(pool: &PgPool, job_ids: &[i64]) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+pub async fn claim_many(pool: &PgPool, job_ids: &[i64], lease: Duration) -> Result<Vec<ClaimedJob>, sqlx::Error> {
     let mut ids = job_ids.to_vec();
     // One order for every claimer, so concurrent batches lock rows in the same order.
     ids.sort_unstable();
@@ -53,12 +54,14 @@ pub async fn claim_many(pool: &PgPool, job_ids: &[i64]) -> Result<Vec<ClaimedJob
     // row (tens of thousands in a backlog) to find the few asked for. Planned afresh for every
     // batch (not a cached generic plan) for the same reason.
     let rows: Vec<(i64, String, serde_json::Value, i32, i32)> = sqlx::query_as(
-        "UPDATE job SET status = 'running', attempts = attempts + 1, updated_at = now()
+        "UPDATE job SET status = 'running', attempts = attempts + 1, updated_at = now(),
+                lease_until = now() + make_interval(secs => $2)
          WHERE id = ANY($1)
            AND CASE status WHEN 'queued' THEN true WHEN 'pending' THEN run_at <= now() ELSE false END
          RETURNING id, kind, payload, attempts, max_attempts",
     )
     .bind(&ids)
+    .bind(lease.as_secs_f64())
     .persistent(false)
     .fetch_all(&mut *tx)
     .await?;
@@ -69,23 +72,30 @@ pub async fn claim_many(pool: &PgPool, job_ids: &[i64]) -> Result<Vec<ClaimedJob
         .collect())
 }
 
-/// Marks the job done.
-pub async fn complete(pool: &PgPool, job_id: i64) -> Result<(), sqlx::Error> {
-    complete_many(pool, &[job_id]).await
+/// Marks the job done, if its `attempt` still holds it (see [`complete_many`]).
+pub async fn complete(pool: &PgPool, job_id: i64, attempt: i32) -> Result<(), sqlx::Error> {
+    complete_many(pool, &[(job_id, attempt)]).await
 }
 
-/// Marks jobs done in one statement. Bookkeeping: the commit does not wait for an fsync
-/// ([`relaxed`]); a "done" lost in a database crash makes an idempotent job run again.
-pub async fn complete_many(pool: &PgPool, job_ids: &[i64]) -> Result<(), sqlx::Error> {
-    let mut ids = job_ids.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
+/// Marks jobs done in one statement, each only while the attempt given is still the row's
+/// latest: an attempt whose lease lapsed and whose job another worker has taken since (a worker
+/// paused longer than `JOB_LEASE_SECONDS`) leaves the row to the newer attempt. Bookkeeping: the
+/// commit does not wait for an fsync ([`relaxed`]); a "done" lost in a database crash makes an
+/// idempotent job run again.
+pub async fn complete_many(pool: &PgPool, jobs: &[(i64, i32)]) -> Result<(), sqlx::Error> {
+    let mut jobs = jobs.to_vec();
+    jobs.sort_unstable();
+    jobs.dedup();
+    let (ids, attempts): (Vec<i64>, Vec<i32>) = jobs.into_iter().unzip();
     let mut tx = relaxed(pool).await?;
     sqlx::query(
-        "UPDATE job SET status = 'done', last_error = NULL, finished_at = now(), updated_at = now()
-         WHERE id = ANY($1)",
+        "UPDATE job SET status = 'done', last_error = NULL, finished_at = now(), updated_at = now(),
+                lease_until = NULL
+         FROM unnest($1::bigint[], $2::int[]) AS mine(id, attempt)
+         WHERE job.id = mine.id AND job.attempts = mine.attempt",
     )
     .bind(&ids)
+    .bind(&attempts)
     .persistent(false)
     .execute(&mut *tx)
     .await?;
@@ -113,7 +123,8 @@ pub fn backoff(base: Duration, attempt: i32) -> Duration {
 }
 
 /// Records a failed attempt: schedules a retry with backoff, or marks the job `failed` when its
-/// attempts are used up (`permanent` failures skip the remaining attempts).
+/// attempts are used up (`permanent` failures skip the remaining attempts). Like
+/// [`complete_many`], only while `job.attempt` is still the row's latest attempt.
 pub async fn fail(
     pool: &PgPool,
     job: &ClaimedJob,
@@ -125,11 +136,13 @@ pub async fn fail(
     let mut tx = relaxed(pool).await?;
     if permanent || job.attempt >= job.max_attempts {
         sqlx::query(
-            "UPDATE job SET status = 'failed', last_error = $2, finished_at = now(), updated_at = now()
-             WHERE id = $1",
+            "UPDATE job SET status = 'failed', last_error = $2, finished_at = now(), updated_at = now(),
+                    lease_until = NULL
+             WHERE id = $1 AND attempts = $3",
         )
         .bind(job.id)
         .bind(&error)
+        .bind(job.attempt)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -137,28 +150,32 @@ pub async fn fail(
     }
     let delay = backoff(retry_base, job.attempt);
     sqlx::query(
-        "UPDATE job SET status = 'pending', last_error = $2, updated_at = now(),
+        "UPDATE job SET status = 'pending', last_error = $2, updated_at = now(), lease_until = NULL,
                 run_at = now() + make_interval(secs => $3)
-         WHERE id = $1",
+         WHERE id = $1 AND attempts = $4",
     )
     .bind(job.id)
     .bind(&error)
     .bind(delay.as_secs_f64())
+    .bind(job.attempt)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(FailureOutcome::Retry(delay))
 }
 
-/// Marks a job that can never run (unknown kind, undecodable payload).
-pub async fn bury(pool: &PgPool, job_id: i64, error: &str) -> Result<(), sqlx::Error> {
+/// Marks a job that can never run (unknown kind, undecodable payload), if `attempt` still
+/// holds it.
+pub async fn bury(pool: &PgPool, job_id: i64, attempt: i32, error: &str) -> Result<(), sqlx::Error> {
     let mut tx = relaxed(pool).await?;
     sqlx::query(
-        "UPDATE job SET status = 'dead', last_error = $2, finished_at = now(), updated_at = now()
-         WHERE id = $1",
+        "UPDATE job SET status = 'dead', last_error = $2, finished_at = now(), updated_at = now(),
+                lease_until = NULL
+         WHERE id = $1 AND attempts = $3",
     )
     .bind(job_id)
     .bind(error)
+    .bind(attempt)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -182,6 +199,7 @@ pub enum BookkeepingError {
 }
 
 type ClaimReply = oneshot::Sender<Result<Option<ClaimedJob>, BookkeepingError>>;
+type Completion = (i64, i32);
 type CompleteReply = oneshot::Sender<Result<(), BookkeepingError>>;
 
 /// The claims and completions of one worker process, batched: concurrently running handlers
@@ -194,15 +212,15 @@ type CompleteReply = oneshot::Sender<Result<(), BookkeepingError>>;
 #[derive(Clone)]
 pub struct Bookkeeper {
     claims: mpsc::Sender<(i64, ClaimReply)>,
-    completions: mpsc::Sender<(i64, CompleteReply)>,
+    completions: mpsc::Sender<(Completion, CompleteReply)>,
 }
 
 impl Bookkeeper {
-    /// Starts the batching tasks on the current Tokio runtime.
-    pub fn spawn(pool: PgPool) -> Self {
+    /// Starts the batching tasks on the current Tokio runtime; claims take leases of `lease`.
+    pub fn spawn(pool: PgPool, lease: Duration) -> Self {
         let (claims, claim_rx) = mpsc::channel(4 * MAX_BATCH);
         let (completions, complete_rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run_claims(pool.clone(), claim_rx));
+        tokio::spawn(run_claims(pool.clone(), claim_rx, lease));
         tokio::spawn(run_completions(pool, complete_rx));
         Self { claims, completions }
     }
@@ -215,9 +233,9 @@ impl Bookkeeper {
     }
 
     /// [`complete`], batched with the other handlers' completions.
-    pub async fn complete(&self, job_id: i64) -> Result<(), BookkeepingError> {
+    pub async fn complete(&self, job_id: i64, attempt: i32) -> Result<(), BookkeepingError> {
         let (tx, rx) = oneshot::channel();
-        self.completions.send((job_id, tx)).await.map_err(|_| BookkeepingError::Stopped)?;
+        self.completions.send(((job_id, attempt), tx)).await.map_err(|_| BookkeepingError::Stopped)?;
         rx.await.map_err(|_| BookkeepingError::Stopped)?
     }
 }
@@ -242,10 +260,10 @@ async fn gather<T>(rx: &mut mpsc::Receiver<T>) -> Option<Vec<T>> {
     Some(batch)
 }
 
-async fn run_claims(pool: PgPool, mut rx: mpsc::Receiver<(i64, ClaimReply)>) {
+async fn run_claims(pool: PgPool, mut rx: mpsc::Receiver<(i64, ClaimReply)>, lease: Duration) {
     while let Some(batch) = gather(&mut rx).await {
         let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
-        match claim_many(&pool, &ids).await {
+        match claim_many(&pool, &ids, lease).await {
             Ok(rows) => {
                 let mut claimed: HashMap<i64, ClaimedJob> = rows.into_iter().map(|job| (job.id, job)).collect();
                 // The first request for an id gets the row; a second delivery in the same batch
@@ -264,12 +282,121 @@ async fn run_claims(pool: PgPool, mut rx: mpsc::Receiver<(i64, ClaimReply)>) {
     }
 }
 
-async fn run_completions(pool: PgPool, mut rx: mpsc::Receiver<(i64, CompleteReply)>) {
+async fn run_completions(pool: PgPool, mut rx: mpsc::Receiver<(Completion, CompleteReply)>) {
     while let Some(batch) = gather(&mut rx).await {
-        let ids: Vec<i64> = batch.iter().map(|(id, _)| *id).collect();
-        let result = complete_many(&pool, &ids).await.map_err(|e| BookkeepingError::Database(Arc::new(e)));
+        let jobs: Vec<Completion> = batch.iter().map(|(job, _)| *job).collect();
+        let result = complete_many(&pool, &jobs).await.map_err(|e| BookkeepingError::Database(Arc::new(e)));
         for (_, reply) in batch {
             let _ = reply.send(result.clone());
+        }
+    }
+}
+
+/// The leases of the jobs one worker process is running. A claim gives the job a lease of
+/// `JOB_LEASE_SECONDS` (`job.lease_until`); while its handler runs the job is held here
+/// ([`Leases::hold`]) and one statement every `JOB_LEASE_RENEW_SECONDS` extends the leases of
+/// every job held. A job whose lease lapses lost its worker (killed, frozen, cut off from
+/// PostgreSQL) and the dispatcher takes it back; a live job, however long, keeps its lease and
+/// is never run twice. Renewals are bookkeeping commits ([`relaxed`]): one lost in a crash only
+/// makes the lease end sooner than it would have.
+#[derive(Clone)]
+pub struct Leases {
+    held: Arc<Mutex<HashMap<i64, i32>>>,
+}
+
+/// A job held by [`Leases`]: its lease is renewed until the guard is dropped.
+#[must_use = "the lease is renewed only while the guard lives"]
+pub struct LeaseGuard {
+    held: Arc<Mutex<HashMap<i64, i32>>>,
+    job_id: i64,
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        if let Ok(mut held) = self.held.lock() {
+            held.remove(&self.job_id);
+        }
+    }
+}
+
+impl Leases {
+    /// Starts the renewal task on the current Tokio runtime; it ends when the last clone is
+    /// dropped.
+    pub fn spawn(pool: PgPool, lease: Duration, every: Duration) -> Self {
+        let held = Arc::new(Mutex::new(HashMap::new()));
+        tokio::spawn(renew_leases(pool, Arc::downgrade(&held), lease, every));
+        Self { held }
+    }
+
+    /// Keeps renewing `job`'s lease until the returned guard is dropped.
+    pub fn hold(&self, job: &ClaimedJob) -> LeaseGuard {
+        if let Ok(mut held) = self.held.lock() {
+            held.insert(job.id, job.attempt);
+        }
+        LeaseGuard { held: self.held.clone(), job_id: job.id }
+    }
+}
+
+/// Extends the lease of every held job that its attempt still holds (`running`, same attempt);
+/// returns the ids renewed.
+pub async fn renew(pool: &PgPool, jobs: &[(i64, i32)], lease: Duration) -> Result<Vec<i64>, sqlx::Error> {
+    let (ids, attempts): (Vec<i64>, Vec<i32>) = jobs.iter().copied().unzip();
+    let mut tx = relaxed(pool).await?;
+    let renewed = sqlx::query_scalar(
+        "UPDATE job SET lease_until = now() + make_interval(secs => $3)
+         FROM unnest($1::bigint[], $2::int[]) AS mine(id, attempt)
+         WHERE job.id = mine.id AND job.attempts = mine.attempt AND job.status = 'running'
+         RETURNING job.id",
+    )
+    .bind(&ids)
+    .bind(&attempts)
+    .bind(lease.as_secs_f64())
+    .persistent(false)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(renewed)
+}
+
+async fn renew_leases(pool: PgPool, held: Weak<Mutex<HashMap<i64, i32>>>, lease: Duration, every: Duration) {
+    // A failed renewal (PostgreSQL away) is tried again every second, so that leases are renewed
+    // as soon as it is back, before any dispatcher takes them for lapsed.
+    let retry = every.min(Duration::from_secs(1));
+    let mut wait = every;
+    loop {
+        tokio::time::sleep(wait).await;
+        let jobs: Vec<(i64, i32)> = match held.upgrade() {
+            None => return,
+            Some(held) => match held.lock() {
+                Ok(held) => held.iter().map(|(id, attempt)| (*id, *attempt)).collect(),
+                Err(_) => return,
+            },
+        };
+        if jobs.is_empty() {
+            wait = every;
+            continue;
+        }
+        match renew(&pool, &jobs, lease).await {
+            Ok(renewed) => {
+                wait = every;
+                if renewed.len() < jobs.len() {
+                    // Those that finished meanwhile are no longer held; the others were taken
+                    // again elsewhere after their lease lapsed.
+                    let still_held =
+                        |id: &i64| held.upgrade().is_some_and(|h| h.lock().is_ok_and(|h| h.contains_key(id)));
+                    let lost: Vec<i64> =
+                        jobs.iter().map(|(id, _)| *id).filter(|id| !renewed.contains(id) && still_held(id)).collect();
+                    if !lost.is_empty() {
+                        tracing::warn!(jobs = ?lost, "job leases lost: taken again after their lease lapsed");
+                    }
+                }
+            }
+            Err(e) => {
+                if wait != retry {
+                    tracing::warn!(error = %e, jobs = jobs.len(), "job leases not renewed; retrying");
+                }
+                wait = retry;
+            }
         }
     }
 }

@@ -22,6 +22,9 @@ async fn insert_noops(app: &TestApp, n: i64, status: &str) -> Vec<i64> {
     .unwrap()
 }
 
+/// A claim's lease (the default `JOB_LEASE_SECONDS`).
+const LEASE: Duration = Duration::from_secs(30);
+
 async fn count(app: &TestApp, sql: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(&app.pool).await.unwrap()
 }
@@ -40,7 +43,7 @@ async fn batched_claims_give_each_job_to_one_delivery() {
         .unwrap();
     let due = insert_noops(&app, 1, "pending").await[0];
 
-    let keeper = Bookkeeper::spawn(app.pool.clone());
+    let keeper = Bookkeeper::spawn(app.pool.clone(), LEASE);
     // Twenty deliveries of `a` and five of `b` at once: they share batches.
     let mut asks = Vec::new();
     for id in std::iter::repeat_n(a, 20).chain(std::iter::repeat_n(b, 5)).chain([later, due]) {
@@ -61,14 +64,14 @@ async fn batched_claims_give_each_job_to_one_delivery() {
     assert_eq!(claimed, vec![a, b, due], "each waiting job to exactly one delivery; the retry waits");
 
     // The same job twice in one statement is claimed once.
-    let jobs = runs::claim_many(&app.pool, &[c, c, c]).await.unwrap();
+    let jobs = runs::claim_many(&app.pool, &[c, c, c], LEASE).await.unwrap();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].id, c);
 
     // Completions batch too; a later delivery of a finished job is skipped.
     let done = futures::future::join_all([a, b, c, due, a].map(|id| {
         let keeper = keeper.clone();
-        async move { keeper.complete(id).await }
+        async move { keeper.complete(id, 1).await }
     }))
     .await;
     assert!(done.iter().all(Result::is_ok));
