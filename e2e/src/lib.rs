@@ -6,6 +6,7 @@
 
 pub mod builders;
 pub mod cloudinary;
+pub mod fixtures;
 pub mod proxy;
 pub mod razorpay;
 pub mod sentry;
