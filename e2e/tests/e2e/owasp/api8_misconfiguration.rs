@@ -1,10 +1,10 @@
-//! OWASP API8:2023 Security Misconfiguration. Every kind of answer (JSON 200, 401, 403, 404,
-//! 405, 413, 500, the docs page, a redirect, a static image) carries the security headers and no
-//! `Server`/`X-Powered-By` version; HSTS is sent when configured (production's default, see
-//! `common::config`); CORS never reflects an origin that is not configured, `null` included,
-//! and with `CORS_ALLOWED_ORIGINS=*` never grants credentials; a 500 caused by the database
-//! says nothing about it. `api check --deploy` with unsafe production settings (exit code and
-//! every problem named, passwords not printed) is tested on the real binary in
+//! OWASP API8:2023 Security Misconfiguration. Every kind of answer (JSON 200, a secure file,
+//! the docs page and schema, 301, 400, 401, 403, 404, 405, 413) carries the security headers and
+//! no `Server`/`X-Powered-By` version; HSTS is sent when configured, and production configures
+//! it by default; CORS never reflects an origin that is not configured, `null` included, and
+//! with `CORS_ALLOWED_ORIGINS=*` never grants credentials; a 500 caused by the database says
+//! nothing about it. `api check --deploy` with unsafe production settings (exit code and every
+//! problem named, passwords not printed) is tested on the real binary in
 //! `api/tests/check_deploy.rs` (`every_unsafe_setting_is_printed_and_the_exit_code_is_non_zero`),
 //! since only the api crate's tests can run it.
 
@@ -64,6 +64,15 @@ async fn owasp_api8_every_kind_of_answer_carries_the_security_headers() {
         assert_eq!(res.status().as_str(), &what[..3], "{what}: {path}");
         assert_hardened(what, res.headers());
     }
+}
+
+#[test]
+fn owasp_api8_production_sends_hsts_by_default() {
+    let cfg =
+        common::Config::from_vars([("APP_ENV", "production"), ("JWT_SECRET", "q8Vz1Lr0pN4mW7sYk2Hd9Jf5Tb3Xc6Ga")])
+            .expect("a production configuration");
+    assert_eq!(cfg.hsts_seconds, 31_536_000, "the header checked above is on unless switched off");
+    assert!(!cfg.debug);
 }
 
 #[tokio::test]
