@@ -84,6 +84,29 @@ impl Body {
     }
 }
 
+/// The raw body under the route's body limit; over it → `413 {"detail":"Request body is too
+/// large."}` like every other route (axum's own rejection is plain text).
+#[derive(Debug, Clone)]
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state).await.map(RawBody).map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(ref inner)
+                if inner.body_text().to_ascii_lowercase().contains("length limit") =>
+            {
+                ApiError::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
+            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
+            }
+            _ => ApiError::detail(StatusCode::BAD_REQUEST, "Could not read the request body."),
+        })
+    }
+}
+
 fn media_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::CONTENT_TYPE)
@@ -96,17 +119,7 @@ impl<S: Send + Sync> FromRequest<S> for Body {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let media = media_type(req.headers());
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(ref inner)
-                if inner.body_text().to_ascii_lowercase().contains("length limit") =>
-            {
-                ApiError::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
-            }
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
-            }
-            _ => ApiError::detail(StatusCode::BAD_REQUEST, "Could not read the request body."),
-        })?;
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
         let media = match media {
             None if bytes.iter().all(u8::is_ascii_whitespace) => return Ok(Body::default()),
             None => String::new(),

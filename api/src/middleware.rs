@@ -198,13 +198,11 @@ pub fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response<Body> {
 pub fn cors(origins: &[String]) -> CorsLayer {
     let wildcard = origins.iter().any(|o| o == "*");
     let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
-    let origin = if wildcard {
-        // A wildcard with credentials is refused by browsers; mirror the origin instead.
-        // `check --deploy` reports the wildcard.
-        AllowOrigin::mirror_request()
-    } else {
-        AllowOrigin::list(allowed)
-    };
+    // A wildcard means any origin *without* credentials (`Access-Control-Allow-Origin: *`):
+    // mirroring every origin with credentials would let any site act with a user's session.
+    // The clients send Bearer tokens, which need no credentials mode. `check --deploy` reports
+    // the wildcard.
+    let origin = if wildcard { AllowOrigin::any() } else { AllowOrigin::list(allowed) };
     let headers = [
         "accept",
         "accept-encoding",
@@ -223,7 +221,7 @@ pub fn cors(origins: &[String]) -> CorsLayer {
     .collect::<Vec<_>>();
     CorsLayer::new()
         .allow_origin(origin)
-        .allow_credentials(true)
+        .allow_credentials(!wildcard)
         .allow_methods([Method::DELETE, Method::GET, Method::OPTIONS, Method::PATCH, Method::POST, Method::PUT])
         .allow_headers(headers)
         .expose_headers([header::CONTENT_DISPOSITION, HeaderName::from_static("x-request-id")])

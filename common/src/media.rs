@@ -423,6 +423,31 @@ pub struct Uploaded {
     pub secure_url: String,
 }
 
+impl Uploaded {
+    /// Checks an upload answer before its URL is stored and served to browsers: the public id
+    /// asked for, and an HTTPS delivery URL on Cloudinary's CDN (`res.cloudinary.com` or another
+    /// `*.cloudinary.com` host) that ends with that public id.
+    pub fn check(&self, public_id: &str) -> Result<(), MediaError> {
+        if self.public_id != public_id {
+            return Err(MediaError::Rejected(format!("upload answered another public id `{}`", self.public_id)));
+        }
+        let url = url::Url::parse(&self.secure_url)
+            .map_err(|_| MediaError::Rejected("upload answered a secure_url that is not a URL".into()))?;
+        let host = url.host_str().unwrap_or("");
+        let cdn = host == "res.cloudinary.com" || host.ends_with(".cloudinary.com");
+        let path = url.path();
+        let named =
+            path.ends_with(public_id) || path.rsplit_once('.').is_some_and(|(stem, _)| stem.ends_with(public_id));
+        if url.scheme() != "https" || !cdn || !named || url.query().is_some() {
+            return Err(MediaError::Rejected(format!(
+                "upload answered an unexpected secure_url `{}`",
+                self.secure_url
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Whole-call timeout of a Cloudinary API request (uploads of up to tens of MB).
 pub const CLOUDINARY_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Cloudinary calls at once per process.
@@ -492,6 +517,11 @@ impl Cloudinary {
         let status = res.status();
         let body: serde_json::Value = res.json().await.unwrap_or(serde_json::Value::Null);
         if status.is_success() {
+            // A 2xx that is not a JSON object (an HTML page of a proxy, garbage) is not an answer
+            // of Cloudinary's: nothing may be recorded from it; a later try may get a real one.
+            if !body.is_object() {
+                return Err(MediaError::Transient(format!("HTTP {status}: the answer is not a JSON object")));
+            }
             return Ok(body);
         }
         Err(refusal(status.as_u16(), body["error"]["message"].as_str().unwrap_or("no message")))
@@ -522,7 +552,11 @@ impl Cloudinary {
         }
         form = form.part("file", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
         let body = self.send(self.http.post(self.endpoint_for(resource_type, "upload")).multipart(form)).await?;
-        let public_id = body["public_id"].as_str().unwrap_or(public_id).to_string();
+        // The asset is ours only if it is stored under the id we asked for.
+        if body["public_id"].as_str() != Some(public_id) {
+            return Err(MediaError::Rejected(format!("upload answered another public id: {}", body["public_id"])));
+        }
+        let public_id = public_id.to_string();
         let format =
             if resource_type == "raw" { String::new() } else { body["format"].as_str().unwrap_or("").to_string() };
         Ok(PrivateFile::Cloudinary { resource_type: resource_type.to_string(), public_id, format })
@@ -569,7 +603,10 @@ impl Cloudinary {
         }
         form = form.part("file", reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
         let body = self.send(self.http.post(self.endpoint_for(resource_type, "upload")).multipart(form)).await?;
-        serde_json::from_value(body).map_err(|e| MediaError::Rejected(format!("unexpected upload answer: {e}")))
+        let uploaded: Uploaded =
+            serde_json::from_value(body).map_err(|e| MediaError::Rejected(format!("unexpected upload answer: {e}")))?;
+        uploaded.check(public_id)?;
+        Ok(uploaded)
     }
 
     /// Deletes an asset and invalidates CDN copies. `Ok(false)` when it did not exist.

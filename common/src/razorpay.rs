@@ -56,6 +56,30 @@ pub struct RzpOrder {
     /// Our order number.
     #[serde(default)]
     pub receipt: Option<String>,
+    /// `INR` (empty when the answer has none).
+    #[serde(default)]
+    pub currency: String,
+}
+
+impl RzpOrder {
+    /// Checks an Orders API answer against what was asked: an order id (`order_…`, usable in a
+    /// URL path), the amount in paise and INR. Anything else is [`RazorpayError::Malformed`]:
+    /// a payable order is never made from an answer we did not ask for.
+    pub fn check(&self, amount: i64) -> Result<(), RazorpayError> {
+        if !self.id.starts_with("order_") || segment(&self.id).is_err() {
+            return Err(RazorpayError::Malformed(format!("`{}` is not an order id", self.id.escape_debug())));
+        }
+        if self.amount != amount {
+            return Err(RazorpayError::Malformed(format!("order amount {} differs from {amount}", self.amount)));
+        }
+        if self.currency != "INR" {
+            return Err(RazorpayError::Malformed(format!(
+                "order currency `{}` is not INR",
+                self.currency.escape_debug()
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// A Razorpay payment (the fields we use).

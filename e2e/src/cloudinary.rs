@@ -4,7 +4,8 @@
 //! keeps uploaded assets by public id with their delivery type (`upload`, or `authenticated`
 //! for private files), answers with a realistic `secure_url`, destroys them, and serves private
 //! assets only through a signed, unexpired `download` URL (as the real private download API).
-//! It can be told to fail the next uploads with 500.
+//! It can be told to fail the next uploads with 500, or to answer them with a given raw body
+//! (garbage, HTML, a foreign URL or public id) after authenticating them, storing nothing.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,6 +42,8 @@ struct Inner {
     assets: HashMap<String, Asset>,
     destroyed: Vec<(String, bool)>,
     upload_calls: usize,
+    /// Raw answers for the next authenticated uploads: `(status, content type, body)`.
+    canned_uploads: Vec<(u16, String, String)>,
 }
 
 #[derive(Clone)]
@@ -139,6 +142,14 @@ async fn store_upload(state: FakeState, cloud: String, mut form: Multipart, raw:
     }
     if let Err((status, message)) = authenticate(&state, &cloud, &params) {
         return error(status, &message);
+    }
+    let canned = {
+        let mut inner = state.inner.lock().unwrap();
+        (!inner.canned_uploads.is_empty()).then(|| inner.canned_uploads.remove(0))
+    };
+    if let Some((status, content_type, body)) = canned {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+        return (status, [(axum::http::header::CONTENT_TYPE, content_type)], body).into_response();
     }
     if state.fail_uploads.load(Ordering::SeqCst) > 0 {
         state.fail_uploads.fetch_sub(1, Ordering::SeqCst);
@@ -283,6 +294,11 @@ impl FakeCloudinary {
     /// The next `n` authenticated uploads answer 500.
     pub fn fail_next_uploads(&self, n: usize) {
         self.state.fail_uploads.store(n, Ordering::SeqCst);
+    }
+
+    /// The next authenticated upload is answered with this raw answer and stores nothing.
+    pub fn answer_next_upload(&self, status: u16, content_type: &str, body: &str) {
+        self.state.inner.lock().unwrap().canned_uploads.push((status, content_type.to_string(), body.to_string()));
     }
 
     /// Upload requests received (any outcome).

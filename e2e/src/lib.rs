@@ -7,6 +7,7 @@
 pub mod builders;
 pub mod cloudinary;
 pub mod django;
+pub mod fixtures;
 pub mod proxy;
 pub mod razorpay;
 pub mod sentry;

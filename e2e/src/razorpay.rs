@@ -4,7 +4,8 @@
 //! `notes` come back as `[]` when empty), answers with Razorpay-shaped entities and errors, and
 //! honours the `X-Refund-Idempotency` header. Tests drive the customer's side directly
 //! ([`FakeRazorpay::capture_payment`], [`FakeRazorpay::fail_payment`]), settle refunds, build
-//! signed webhook deliveries, take the service down (503) or slow it down.
+//! signed webhook deliveries, take the service down (503) or slow it down, or make it answer a
+//! route with a given raw answer (garbage, HTML, a wrong amount or currency) once.
 //!
 //! With a delay set, a request is fully processed first and only the answer is held back, so a
 //! client that times out has still created the order or refund, as can happen with the real one.
@@ -96,6 +97,8 @@ struct Inner {
     down: bool,
     delay: Duration,
     refund_status: String,
+    /// One-shot raw answers: `(route pattern, status, content type, body)`.
+    canned: Vec<(String, u16, String, String)>,
 }
 
 impl Inner {
@@ -308,12 +311,18 @@ fn authorized(state: &FakeState, headers: &HeaderMap) -> bool {
 
 /// Counts, then refuses (down, unauthenticated) or runs the route; the answer waits for the delay.
 async fn guard(State(state): State<FakeState>, req: Request, next: Next) -> Response {
-    let (down, delay) = {
+    let (down, delay, canned) = {
         let mut inner = state.inner.lock().unwrap();
-        inner.requests.push(format!("{} {}", req.method(), req.uri().path()));
-        (inner.down, inner.delay)
+        let request = format!("{} {}", req.method(), req.uri().path());
+        let canned = inner.canned.iter().position(|(route, ..)| route_matches(route, &request));
+        let canned = canned.map(|i| inner.canned.remove(i));
+        inner.requests.push(request);
+        (inner.down, inner.delay, canned)
     };
-    let response = if down {
+    let response = if let Some((_, status, content_type, body)) = canned {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+        (status, [(axum::http::header::CONTENT_TYPE, content_type)], body).into_response()
+    } else if down {
         let body = error_body(
             "SERVER_ERROR",
             "The server encountered an error. The incident has been reported to admins.",
@@ -588,6 +597,7 @@ impl FakeRazorpay {
                 down: false,
                 delay: Duration::ZERO,
                 refund_status: "pending".to_string(),
+                canned: Vec::new(),
             })),
         };
         let app = Router::new()
@@ -632,6 +642,17 @@ impl FakeRazorpay {
     /// While down, every route answers 503 `SERVER_ERROR`.
     pub fn set_down(&self, down: bool) {
         self.state.inner.lock().unwrap().down = down;
+    }
+
+    /// The next request matching `route` (as in [`FakeRazorpay::calls`]) gets this raw answer
+    /// instead of being processed: a provider answering garbage, HTML or a wrong entity.
+    pub fn answer_next(&self, route: &str, status: u16, content_type: &str, body: &str) {
+        self.state.inner.lock().unwrap().canned.push((
+            route.to_string(),
+            status,
+            content_type.to_string(),
+            body.to_string(),
+        ));
     }
 
     /// Holds every answer back this long (the request itself is processed at once).

@@ -2,7 +2,6 @@
 //! and payments, and the Razorpay webhook.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -21,7 +20,7 @@ use super::order_desk::billing::BillingRequest;
 use super::order_desk::null_as_absent;
 use super::order_errors;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Body, Id, Signed};
+use crate::extract::{Body, Id, RawBody, Signed};
 use crate::idempotency;
 use crate::input::{self, Field, FieldErrors, Text};
 use crate::state::AppState;
@@ -374,8 +373,13 @@ pub struct WebhookAck {
         (status = 200, body = WebhookAck),
         (status = 400, description = "`invalid_signature`, `missing_event_id` or `malformed` (§9 shape)"),
         (status = 404, description = "While `RAZORPAY_WEBHOOK_SECRET` is unset"),
+        (status = 413, description = "`{\"detail\":\"Request body is too large.\"}` over `MAX_BODY_BYTES`"),
     ))]
-async fn webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<WebhookAck>> {
+async fn webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<Json<WebhookAck>> {
     let Some(rzp) = state.razorpay.as_ref().filter(|r| r.has_webhook_secret()) else {
         return Err(ApiError::ext(StatusCode::NOT_FOUND, "not_found", "Not found."));
     };

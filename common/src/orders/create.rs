@@ -330,12 +330,7 @@ pub async fn from_cart(
         let mut razorpay_order_id = String::new();
         if let Some(rzp) = razorpay {
             let rzp_order = rzp.create_order(t.total, &order_number, json!({"order_number": order_number})).await?;
-            if rzp_order.amount != t.total {
-                return Err(CreateError::Provider(RazorpayError::Malformed(format!(
-                    "order amount {} differs from {}",
-                    rzp_order.amount, t.total
-                ))));
-            }
+            rzp_order.check(t.total).map_err(CreateError::Provider)?;
             razorpay_order_id = rzp_order.id;
         }
         let mut tx = pool.begin().await?;

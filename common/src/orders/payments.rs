@@ -388,8 +388,16 @@ pub async fn handle_webhook(
     let outcome = match name.as_str() {
         "payment.captured" | "order.paid" => {
             match (payment["order_id"].as_str(), payment["id"].as_str(), payment["amount"].as_i64()) {
-                (Some(order_id), Some(payment_id), amount) => {
-                    let captured = Captured { razorpay_order_id: order_id, payment_id, amount, signature: None };
+                // Signed, but still checked: an amount that is not an integer of paise, or a
+                // currency other than INR, is not a payment of our order (never "the total").
+                (Some(_), Some(_), None) => "payment without an amount in paise: ignored".into(),
+                (Some(_), Some(_), Some(_)) if payment["currency"].as_str() != Some("INR") => {
+                    tracing::warn!(currency = %payment["currency"], "webhook payment not in INR; ignored");
+                    "payment not in INR: ignored".into()
+                }
+                (Some(order_id), Some(payment_id), Some(amount)) => {
+                    let captured =
+                        Captured { razorpay_order_id: order_id, payment_id, amount: Some(amount), signature: None };
                     match apply_captured(&mut tx, &captured, Source::Webhook, inv, now).await? {
                         Applied::Paid { invoice_number } => format!("paid, invoice {invoice_number}"),
                         Applied::AlreadyApplied { .. } => "already applied".into(),

@@ -182,7 +182,10 @@ async fn run(
             }
         };
         let mut tx = pool.begin().await?;
-        for p in found.iter().filter(|p| p.is_captured()) {
+        // Only captured INR payments of this very order count (the API's answer is checked too).
+        for p in found.iter().filter(|p| {
+            p.is_captured() && p.currency == "INR" && p.order_id.as_deref().is_none_or(|o| o == razorpay_order_id)
+        }) {
             let captured = Captured {
                 razorpay_order_id: &razorpay_order_id,
                 payment_id: &p.id,

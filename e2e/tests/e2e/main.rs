@@ -31,6 +31,7 @@ mod nul_input;
 mod ops_queues;
 mod order_desk;
 mod orders;
+mod owasp;
 mod page_links;
 mod password_reset;
 mod payments;

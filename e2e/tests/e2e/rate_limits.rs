@@ -1,17 +1,6 @@
 use e2e::TestAppBuilder;
+use e2e::fixtures::inside_one_window;
 use serde_json::{Value, json};
-
-/// Fixed windows restart on the minute (and hour): start a burst well inside one.
-async fn inside_one_window() {
-    use chrono::Timelike;
-    loop {
-        let now = chrono::Utc::now();
-        if now.second() < 50 && !(now.minute() == 59 && now.second() >= 40) {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
-}
 
 async fn login(app: &e2e::TestApp) -> reqwest::Response {
     app.post("/api/auth/login/", &json!({"username": "nobody", "password": "x"}), None).await

@@ -31,18 +31,7 @@ fn upload_path(order: i64) -> String {
 
 /// A resource field of a package (required unless `edit` says otherwise).
 async fn field(app: &TestApp, package: i64, name: &str, ty: FieldType, edit: impl FnOnce(&mut FieldSpec)) -> i64 {
-    let mut spec = FieldSpec {
-        field_name: name.to_string(),
-        field_type: ty,
-        is_required: true,
-        order: 0,
-        help_text: String::new(),
-        max_file_size_mb: None,
-        max_length: None,
-        min_value: None,
-        max_value: None,
-        allowed_extensions: Vec::new(),
-    };
+    let mut spec = e2e::fixtures::field_spec(name, ty);
     edit(&mut spec);
     resource_fields::create(&app.pool, ProductType::Package, package, &spec).await.unwrap().unwrap().id
 }

@@ -7,6 +7,7 @@ use common::catalog::resource_fields::{self, FieldSpec, FieldType};
 use common::media::{Cloudinary, RESOURCES_DIR};
 use e2e::builders::{ImageBuilder, OrderBuilder, ProductBuilder, ResourceSubmission, UserBuilder};
 use e2e::cloudinary::FakeCloudinary;
+use e2e::fixtures::{field_spec, png, write_media};
 use e2e::{TestApp, TestAppBuilder, spawn_app};
 use serde_json::{Value, json};
 
@@ -17,41 +18,13 @@ const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
 const UPLOADED_AT: &str = "2025-11-03T14:23:45.123456Z";
 const UPLOADED_AT_IST: &str = "2025-11-03T19:53:45.123456+05:30";
 
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::RgbImage::from_pixel(w, h, image::Rgb([10, 120, 200]))
-        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
-}
-
-/// Writes a file under `MEDIA_DIR/<dir>/` with a random name; returns its storage key.
-fn write_media(app: &TestApp, dir: &str, ext: &str, bytes: &[u8]) -> String {
-    let key = format!("{dir}/{}.{ext}", uuid::Uuid::new_v4().simple());
-    let path = app.cfg.media_dir.join(&key);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, bytes).unwrap();
-    key
-}
-
 /// A customer file stored as the resource worker stores it (`private/resources/…`).
 fn store_resource(app: &TestApp, ext: &str, bytes: &[u8]) -> String {
     write_media(app, RESOURCES_DIR, ext, bytes)
 }
 
 fn spec(name: &str, kind: FieldType, order: i32) -> FieldSpec {
-    FieldSpec {
-        field_name: name.to_string(),
-        field_type: kind,
-        is_required: true,
-        order,
-        help_text: String::new(),
-        max_file_size_mb: None,
-        max_length: None,
-        min_value: None,
-        max_value: None,
-        allowed_extensions: Vec::new(),
-    }
+    FieldSpec { order, ..field_spec(name, kind) }
 }
 
 async fn field(app: &TestApp, kind: ProductType, product: i64, spec: &FieldSpec) -> i64 {

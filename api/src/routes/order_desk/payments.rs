@@ -146,6 +146,17 @@ async fn payment_body(state: &AppState, req: Request) -> ApiResult<(Map<String, 
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("multipart/form-data"));
     if !multipart {
+        // JSON and form bodies get `MAX_BODY_BYTES` like every other route: only a multipart
+        // body (the proof upload) may be as large as this route's layer allows.
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, state.cfg.max_body_bytes).await.map_err(|e| {
+            if e.to_string().to_ascii_lowercase().contains("length limit") {
+                ApiError::detail(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
+            } else {
+                ApiError::detail(StatusCode::BAD_REQUEST, "Could not read the request body.")
+            }
+        })?;
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
         let Body(map) = Body::from_request(req, state).await?;
         return Ok((map, None));
     }
