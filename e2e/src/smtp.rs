@@ -27,6 +27,10 @@ pub struct Received {
     /// Accepted: DATA ended and the client was still connected when the `250` went out. A
     /// message with `complete: false` was cut (the client vanished mid-DATA or before the reply).
     pub complete: bool,
+    /// The client sent another command (`QUIT`, the next `MAIL FROM`, …) after the reply to this
+    /// message's DATA, so it heard the reply. A complete message without it whose session ended
+    /// right after was accepted by a client that died before it could note the success.
+    pub continued: bool,
 }
 
 /// A listening SMTP server.
@@ -126,11 +130,27 @@ impl Drop for InData {
     }
 }
 
-fn record(received: &Mutex<Vec<Received>>, from: &str, to: &[String], data: String, ended: bool, complete: bool) {
-    if let Ok(mut r) = received.lock() {
-        let message_id = message_id_of(&data);
-        r.push(Received { from: from.to_string(), to: to.to_vec(), data, message_id, data_ended: ended, complete });
-    }
+/// Keeps a transfer; returns its index.
+fn record(
+    received: &Mutex<Vec<Received>>,
+    from: &str,
+    to: &[String],
+    data: String,
+    ended: bool,
+    complete: bool,
+) -> Option<usize> {
+    let mut r = received.lock().ok()?;
+    let message_id = message_id_of(&data);
+    r.push(Received {
+        from: from.to_string(),
+        to: to.to_vec(),
+        data,
+        message_id,
+        data_ended: ended,
+        complete,
+        continued: false,
+    });
+    Some(r.len() - 1)
 }
 
 async fn session(
@@ -145,10 +165,18 @@ async fn session(
     let mut from = String::new();
     let mut to = Vec::new();
     let mut line = String::new();
+    // The last accepted message of this session, until the client's next command.
+    let mut last: Option<usize> = None;
     loop {
         line.clear();
         if lines.read_line(&mut line).await? == 0 {
             return Ok(());
+        }
+        if let Some(i) = last.take()
+            && let Ok(mut r) = received.lock()
+            && let Some(m) = r.get_mut(i)
+        {
+            m.continued = true;
         }
         let cmd = line.trim_end().to_string();
         let upper = cmd.to_ascii_uppercase();
@@ -199,7 +227,7 @@ async fn session(
                 record(&received, &from, &to, data, true, false);
                 return Ok(());
             }
-            record(&received, &from, &to, data, true, true);
+            last = record(&received, &from, &to, data, true, true);
         } else if upper == "QUIT" {
             write.write_all(b"221 Bye\r\n").await?;
             return Ok(());
