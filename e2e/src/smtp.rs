@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -27,10 +27,14 @@ pub struct Received {
     /// Accepted: DATA ended and the client was still connected when the `250` went out. A
     /// message with `complete: false` was cut (the client vanished mid-DATA or before the reply).
     pub complete: bool,
-    /// The client sent another command (`QUIT`, the next `MAIL FROM`, …) after the reply to this
-    /// message's DATA, so it heard the reply. A complete message without it whose session ended
-    /// right after was accepted by a client that died before it could note the success.
-    pub continued: bool,
+    /// When the `250` for it went out (accepted messages).
+    pub accepted_at: Option<Instant>,
+    /// When the session that carried it ended, once it has.
+    pub session_ended: Option<Instant>,
+    /// That session ended with `QUIT`. One that ended without (its client killed, or a dropped
+    /// connection) may have died before its sender could note an acceptance: a copy sent again
+    /// after such an end is a resend after a cut, not a duplicate.
+    pub quit: bool,
 }
 
 /// A listening SMTP server.
@@ -70,7 +74,18 @@ impl SmtpServer {
             while let Ok((stream, _)) = listener.accept().await {
                 let (r, d, n) = (r.clone(), d.clone(), n.clone());
                 tokio::spawn(async move {
-                    let _ = session(stream, r, d, n).await;
+                    let mut mine = Vec::new();
+                    let mut quit = false;
+                    let _ = session(stream, r.clone(), d, n, &mut mine, &mut quit).await;
+                    if let Ok(mut r) = r.lock() {
+                        let now = Instant::now();
+                        for i in mine {
+                            if let Some(m) = r.get_mut(i) {
+                                m.session_ended = Some(now);
+                                m.quit = quit;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -148,7 +163,9 @@ fn record(
         message_id,
         data_ended: ended,
         complete,
-        continued: false,
+        accepted_at: complete.then(Instant::now),
+        session_ended: None,
+        quit: false,
     });
     Some(r.len() - 1)
 }
@@ -158,6 +175,8 @@ async fn session(
     received: Arc<Mutex<Vec<Received>>>,
     delay: Arc<Mutex<Duration>>,
     in_data: Arc<AtomicUsize>,
+    mine: &mut Vec<usize>,
+    quit: &mut bool,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
@@ -165,18 +184,10 @@ async fn session(
     let mut from = String::new();
     let mut to = Vec::new();
     let mut line = String::new();
-    // The last accepted message of this session, until the client's next command.
-    let mut last: Option<usize> = None;
     loop {
         line.clear();
         if lines.read_line(&mut line).await? == 0 {
             return Ok(());
-        }
-        if let Some(i) = last.take()
-            && let Ok(mut r) = received.lock()
-            && let Some(m) = r.get_mut(i)
-        {
-            m.continued = true;
         }
         let cmd = line.trim_end().to_string();
         let upper = cmd.to_ascii_uppercase();
@@ -200,7 +211,7 @@ async fn session(
                 line.clear();
                 // A read error is a client gone as well as EOF: the transfer was cut.
                 if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    record(&received, &from, &to, data, false, false);
+                    mine.extend(record(&received, &from, &to, data, false, false));
                     return Ok(());
                 }
                 if line == ".\r\n" || line == ".\n" {
@@ -217,18 +228,19 @@ async fn session(
                     _ = tokio::time::sleep(wait) => {}
                     n = lines.read_line(&mut line) => {
                         if n.unwrap_or(0) == 0 {
-                            record(&received, &from, &to, data, true, false);
+                            mine.extend(record(&received, &from, &to, data, true, false));
                             return Ok(());
                         }
                     }
                 }
             }
             if write.write_all(b"250 OK queued\r\n").await.is_err() {
-                record(&received, &from, &to, data, true, false);
+                mine.extend(record(&received, &from, &to, data, true, false));
                 return Ok(());
             }
-            last = record(&received, &from, &to, data, true, true);
+            mine.extend(record(&received, &from, &to, data, true, true));
         } else if upper == "QUIT" {
+            *quit = true;
             write.write_all(b"221 Bye\r\n").await?;
             return Ok(());
         } else {

@@ -1045,13 +1045,13 @@ async fn invariants(
     let sent: Vec<(String, String)> =
         sqlx::query_as("SELECT message_key, status FROM sent_email").fetch_all(pool).await?;
     let sent: HashMap<String, String> = sent.into_iter().collect();
-    // Per Message-ID, its transfers in arrival order: (accepted, the client heard the reply).
-    let mut by_id: HashMap<String, Vec<(bool, bool)>> = HashMap::new();
+    // Per Message-ID, its transfers in arrival order.
+    let mut by_id: HashMap<String, Vec<e2e::smtp::Received>> = HashMap::new();
     let mut v = Vec::new();
     let mut cut = Vec::new();
     for m in sink.all_messages() {
         match &m.message_id {
-            Some(mid) => by_id.entry(mid.clone()).or_default().push((m.complete, m.continued)),
+            Some(mid) => by_id.entry(mid.clone()).or_default().push(m),
             None if !m.complete => {
                 cut.push(format!("a transfer cut before its headers arrived ({} bytes)", m.data.len()))
             }
@@ -1063,26 +1063,31 @@ async fn invariants(
         let mid = common::mail::message_id(key, MAIL_FROM);
         known.insert(mid.clone());
         let transfers = by_id.get(&mid).cloned().unwrap_or_default();
-        let accepted: Vec<bool> = transfers.iter().filter(|t| t.0).map(|t| t.1).collect();
-        // A copy is sent again only when the sender never heard the server accept the previous
-        // one (killed mid-DATA or before the reply): every accepted copy but the last must be
-        // one the client did not hear.
-        if accepted.len() > 1 && accepted[..accepted.len() - 1].iter().any(|heard| *heard) {
-            v.push(format!(
-                "email {key}: accepted {} times, the sender heard an earlier copy accepted",
-                accepted.len()
-            ));
+        let accepted: Vec<&e2e::smtp::Received> = transfers.iter().filter(|t| t.complete).collect();
+        // A copy may be sent again only when its sender may never have noted the acceptance of
+        // the previous one: that copy's connection ended without QUIT (its worker was killed)
+        // before the next copy was accepted. Anything else is a duplicate.
+        for pair in accepted.windows(2) {
+            let died_first = !pair[0].quit
+                && pair[0].session_ended.zip(pair[1].accepted_at).is_some_and(|(ended, next)| ended <= next);
+            if !died_first {
+                v.push(format!(
+                    "email {key}: accepted {} times, an earlier copy's sender was still connected",
+                    accepted.len()
+                ));
+                break;
+            }
         }
         if status != "done" {
             v.push(format!("email job {id} ({key}) {status}: {}", error.clone().unwrap_or_default()));
         } else if accepted.is_empty() && sent.get(key).map(String::as_str) == Some("sent") {
             v.push(format!("email {key}: recorded sent, never accepted by the SMTP server"));
         }
-        let cuts = transfers.iter().filter(|t| !t.0).count();
+        let cuts = transfers.iter().filter(|t| !t.complete).count();
         let unheard = accepted.len().saturating_sub(1);
         if cuts + unheard > 0 {
             cut.push(format!(
-                "{key} {mid}: {cuts} transfer(s) cut mid-DATA, {unheard} accepted but unheard (sender killed), then sent once"
+                "{key} {mid}: {cuts} transfer(s) cut mid-DATA, {unheard} accepted as its sender was killed; sent again"
             ));
         }
     }
