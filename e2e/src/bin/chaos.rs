@@ -171,10 +171,10 @@ impl Proc {
             return;
         }
         let _ = self.signal("TERM").await;
-        if let Some(mut c) = self.child.take() {
-            if tokio::time::timeout(grace, c.wait()).await.is_err() {
-                let _ = c.kill().await;
-            }
+        if let Some(mut c) = self.child.take()
+            && tokio::time::timeout(grace, c.wait()).await.is_err()
+        {
+            let _ = c.kill().await;
         }
     }
 
@@ -461,7 +461,7 @@ async fn customer(ctx: Arc<Ctx>, vu: usize) {
     while !ctx.stop.load(Ordering::Relaxed) {
         n += 1;
         if let Err(e) = customer_once(&ctx, vu, n, &mut rng).await {
-            let key = e.to_string().split(':').next().unwrap_or("?").to_string();
+            let key: String = e.to_string().chars().take(90).collect();
             *lock(&ctx.rec).flow_errors.entry(format!("customer: {key}")).or_default() += 1;
         }
     }
@@ -610,7 +610,7 @@ async fn desk(ctx: Arc<Ctx>, vu: usize) {
             ("image", image_upload(&ctx, vu, n, &mut product, &mut rng).await)
         };
         if let Err(e) = result {
-            let key = e.to_string().split(':').next().unwrap_or("?").to_string();
+            let key: String = e.to_string().chars().take(90).collect();
             *lock(&ctx.rec).flow_errors.entry(format!("{what}: {key}")).or_default() += 1;
         }
         tokio::time::sleep(Duration::from_millis(rng.gen_range(50..300))).await;
@@ -895,6 +895,9 @@ fn plan(opts: &Opts) -> Vec<(f64, Fault)> {
 // ---------------------------------------------------------------------------------------------
 // Invariants
 
+/// (kind, financial year, numbers, distinct numbers, lowest, highest, the counter's last number)
+type SeriesRow = (String, String, i64, i64, i64, i64, Option<i64>);
+
 struct Check {
     name: String,
     checked: usize,
@@ -978,7 +981,7 @@ async fn invariants(
     checks.push(check("every captured payment applied once", payments.len() + manual.len(), v));
 
     // Invoice and credit-note numbers: consecutive from 1 per financial year, matching the counter.
-    let rows: Vec<(String, String, i64, i64, i64, i64, Option<i64>)> = sqlx::query_as(
+    let rows: Vec<SeriesRow> = sqlx::query_as(
         "WITH s AS (
              SELECT kind, split_part(number, '/', 2) AS fy, split_part(number, '/', 3)::bigint AS seq
              FROM invoice WHERE number ~ '^[A-Z0-9]+/[0-9]{2}-[0-9]{2}/[0-9]+$')
