@@ -289,11 +289,32 @@ pub async fn deliver_once(
             .await?;
         return Err(e);
     }
-    sqlx::query("UPDATE sent_email SET status = 'sent', sent_at = now() WHERE message_key = $1")
-        .bind(&job.message_key)
-        .execute(pool)
-        .await?;
+    mark_sent(pool, &job.message_key, (claim_stale / 2).min(std::time::Duration::from_secs(60))).await?;
     Ok(Delivery::Sent)
+}
+
+/// Records that the message `key` went out. The SMTP server has accepted it: if this record were
+/// lost to a short database outage (a restart), the claim would stay `sending`, a retry would take
+/// it over after `MAIL_CLAIM_STALE_SECONDS` and send the message a second time. So the update is
+/// retried for up to `patience` (half that time, at most a minute) before giving up.
+async fn mark_sent(pool: &PgPool, key: &str, patience: std::time::Duration) -> Result<(), sqlx::Error> {
+    let deadline = std::time::Instant::now() + patience;
+    let mut wait = std::time::Duration::from_millis(100);
+    loop {
+        match sqlx::query("UPDATE sent_email SET status = 'sent', sent_at = now() WHERE message_key = $1")
+            .bind(key)
+            .execute(pool)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if std::time::Instant::now() + wait < deadline => {
+                tracing::warn!(message_key = %key, error = %e, "email sent but not yet recorded; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(test)]
