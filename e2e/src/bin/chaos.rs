@@ -343,9 +343,8 @@ impl Http {
                     } else if status == 429 {
                         self.stats.status_429.fetch_add(1, Ordering::Relaxed);
                         true
-                    } else if status == 409 && idem.is_some() && json.to_string().contains("in progress")
-                        || status == 409 && json.to_string().contains("still running")
-                    {
+                    } else if status == 409 && json.to_string().contains("idempotency_in_progress") {
+                        // The first attempt's slot, left behind by a failure, until it goes stale.
                         self.stats.status_409_busy.fetch_add(1, Ordering::Relaxed);
                         true
                     } else {
