@@ -202,6 +202,9 @@ pub struct Config {
     pub smtp_url: Option<SecretUrl>,
     /// `SMTP_TIMEOUT_SECONDS`.
     pub smtp_timeout: Duration,
+    /// `MAIL_CLAIM_STALE_SECONDS`: a message's `sending` claim older than this (its worker died
+    /// mid-send) may be taken over by a retry.
+    pub mail_claim_stale: Duration,
     /// `MAIL_FROM`.
     pub mail_from: String,
     /// `MAIL_OUTBOX_DIR`.
@@ -507,6 +510,7 @@ impl Config {
             ),
             smtp_url: v.get("SMTP_URL").map(SecretUrl::new),
             smtp_timeout: v.seconds("SMTP_TIMEOUT_SECONDS", 20)?,
+            mail_claim_stale: v.seconds("MAIL_CLAIM_STALE_SECONDS", 600)?,
             mail_from: v.string("MAIL_FROM", "Election Cart <no-reply@electioncart.local>"),
             mail_outbox_dir: PathBuf::from(v.string("MAIL_OUTBOX_DIR", "./var/mail")),
             // Production has no default: `check --deploy` reports it missing.

@@ -173,14 +173,40 @@ impl Mailer {
 /// A resolved attachment: file name and PDF bytes.
 pub type PdfAttachment = (String, Vec<u8>);
 
+/// The `Message-ID` of the message with dedupe key `key` sent from `from`: the same for every
+/// attempt, so a resend after a worker died mid-send (its first copy possibly delivered) is
+/// recognisable as the same message by the receiving side and by the chaos run's SMTP sink.
+/// `<` + the key with characters outside `[A-Za-z0-9_-]` as `.` + `.` + the first 12 hex digits
+/// of its SHA-256 + `@` + the domain of `from` (`electioncart.invalid` without one) + `>`.
+pub fn message_id(key: &str, from: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let readable: String =
+        key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '.' }).collect();
+    let readable: Vec<&str> = readable.split('.').filter(|p| !p.is_empty()).collect();
+    let hash = hex::encode(Sha256::digest(key.as_bytes()));
+    let domain = from
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim_end_matches('>').trim())
+        .filter(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+        .unwrap_or("electioncart.invalid");
+    let mut left: String = readable.join(".").chars().take(120).collect();
+    if !left.is_empty() {
+        left.push('.');
+    }
+    format!("<{left}{}@{domain}>", &hash[..12])
+}
+
 /// Builds the MIME message: text and HTML alternatives, inside `multipart/mixed` with the
-/// attachments (`application/pdf`) when there are any.
+/// attachments (`application/pdf`) when there are any. With a `key`, its `Message-ID` is
+/// [`message_id`] of it (else lettre makes a random one).
 pub fn build_message(
     from: &str,
     to: &str,
     email: &RenderedEmail,
     attachments: &[PdfAttachment],
+    key: Option<&str>,
 ) -> Result<Message, MailError> {
+    let id = key.map(|k| message_id(k, from));
     let from: Mailbox = from.parse().map_err(|e| MailError::Address(format!("MAIL_FROM: {e}")))?;
     let to: Mailbox = to.parse().map_err(|e| MailError::Address(format!("{to}: {e}")))?;
     let alternative = MultiPart::alternative_plain_html(email.text.clone(), email.html.clone());
@@ -193,6 +219,7 @@ pub fn build_message(
         })
     };
     Message::builder()
+        .message_id(id)
         .from(from)
         .to(to)
         .subject(email.subject.clone())
@@ -219,26 +246,29 @@ pub enum Delivery {
 
 /// Sends `job` with its resolved `attachments` unless its message key was already sent. A claim
 /// row taken before sending makes a concurrent second run of the same message skip; a claim older
-/// than ten minutes (a worker that died mid-send) may be taken over.
+/// than `claim_stale` (`MAIL_CLAIM_STALE_SECONDS`, ten minutes by default: a worker that died
+/// mid-send) may be taken over. The resend carries the same `Message-ID` ([`message_id`]).
 pub async fn deliver_once(
     pool: &PgPool,
     mailer: &Mailer,
     from: &str,
     job: &SendEmail,
     attachments: &[PdfAttachment],
+    claim_stale: std::time::Duration,
 ) -> Result<Delivery, MailError> {
     let email = render(&job.template, &job.context)?;
-    let message = build_message(from, &job.to, &email, attachments)?;
+    let message = build_message(from, &job.to, &email, attachments, Some(&job.message_key))?;
     let subject: String = email.subject.chars().take(300).collect();
     let claimed: Option<String> = sqlx::query_scalar(
         "INSERT INTO sent_email (message_key, recipient, subject, status) VALUES ($1, $2, $3, 'sending')
          ON CONFLICT (message_key) DO UPDATE SET claimed_at = now()
-             WHERE sent_email.status = 'sending' AND sent_email.claimed_at < now() - interval '10 minutes'
+             WHERE sent_email.status = 'sending' AND sent_email.claimed_at < now() - make_interval(secs => $4)
          RETURNING message_key",
     )
     .bind(&job.message_key)
     .bind(&job.to)
     .bind(&subject)
+    .bind(claim_stale.as_secs_f64())
     .fetch_optional(pool)
     .await?;
     if claimed.is_none() {
@@ -259,11 +289,32 @@ pub async fn deliver_once(
             .await?;
         return Err(e);
     }
-    sqlx::query("UPDATE sent_email SET status = 'sent', sent_at = now() WHERE message_key = $1")
-        .bind(&job.message_key)
-        .execute(pool)
-        .await?;
+    mark_sent(pool, &job.message_key, (claim_stale / 2).min(std::time::Duration::from_secs(60))).await?;
     Ok(Delivery::Sent)
+}
+
+/// Records that the message `key` went out. The SMTP server has accepted it: if this record were
+/// lost to a short database outage (a restart), the claim would stay `sending`, a retry would take
+/// it over after `MAIL_CLAIM_STALE_SECONDS` and send the message a second time. So the update is
+/// retried for up to `patience` (half that time, at most a minute) before giving up.
+async fn mark_sent(pool: &PgPool, key: &str, patience: std::time::Duration) -> Result<(), sqlx::Error> {
+    let deadline = std::time::Instant::now() + patience;
+    let mut wait = std::time::Duration::from_millis(100);
+    loop {
+        match sqlx::query("UPDATE sent_email SET status = 'sent', sent_at = now() WHERE message_key = $1")
+            .bind(key)
+            .execute(pool)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if std::time::Instant::now() + wait < deadline => {
+                tracing::warn!(message_key = %key, error = %e, "email sent but not yet recorded; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -450,7 +501,7 @@ mod tests {
         let email = RenderedEmail { subject: "S".into(), text: "plain body".into(), html: "<p>html body</p>".into() };
         let pdf: Vec<u8> = b"%PDF-1.7\n\x00\x01\xff\xfe binary \x80\x81 %%EOF".repeat(8);
         let files = vec![("EC_26-27_00042.pdf".to_string(), pdf.clone())];
-        let message = build_message("Election Cart <no-reply@x.test>", "meera@x.test", &email, &files)?;
+        let message = build_message("Election Cart <no-reply@x.test>", "meera@x.test", &email, &files, None)?;
         let raw = unfold(&String::from_utf8_lossy(&message.formatted()));
         assert!(raw.contains("Content-Type: multipart/mixed"), "{raw}");
         assert!(raw.contains("Content-Type: multipart/alternative"), "{raw}");
@@ -472,9 +523,25 @@ mod tests {
     #[test]
     fn a_message_without_attachments_stays_alternative() -> Result<(), MailError> {
         let email = RenderedEmail { subject: "S".into(), text: "t".into(), html: "<p>h</p>".into() };
-        let raw = unfold(&String::from_utf8_lossy(&build_message("a@x.test", "b@x.test", &email, &[])?.formatted()));
+        let raw =
+            unfold(&String::from_utf8_lossy(&build_message("a@x.test", "b@x.test", &email, &[], None)?.formatted()));
         assert!(raw.contains("Content-Type: multipart/alternative"));
         assert!(!raw.contains("multipart/mixed") && !raw.contains("application/pdf"));
+        Ok(())
+    }
+
+    #[test]
+    fn the_message_id_is_derived_from_the_dedupe_key() -> Result<(), MailError> {
+        let id = message_id("order_placed:42", "Election Cart <no-reply@x.test>");
+        assert!(id.starts_with("<order_placed.42.") && id.ends_with("@x.test>"), "{id}");
+        assert_eq!(id, message_id("order_placed:42", "other@x.test"), "the same key, the same id");
+        assert_ne!(id, message_id("order_placed:43", "no-reply@x.test"));
+        assert_ne!(message_id("a:b", "x@y.test"), message_id("a.b", "x@y.test"), "the hash tells them apart");
+        assert!(message_id("k", "no domain").ends_with("@electioncart.invalid>"));
+        let email = RenderedEmail { subject: "S".into(), text: "t".into(), html: "<p>h</p>".into() };
+        let message = build_message("no-reply@x.test", "b@x.test", &email, &[], Some("order_placed:42"))?;
+        let raw = String::from_utf8_lossy(&message.formatted()).into_owned();
+        assert!(raw.contains(&format!("Message-ID: {id}")), "{raw}");
         Ok(())
     }
 

@@ -17,7 +17,9 @@ pub async fn send(ctx: &WorkerContext, mut job: SendEmail) -> Result<(), JobErro
         return Ok(());
     }
     let attachments = resolve(ctx, &job.attachments).await?;
-    match mail::deliver_once(&ctx.pool, &ctx.mailer, &ctx.cfg.mail_from, &job, &attachments).await {
+    match mail::deliver_once(&ctx.pool, &ctx.mailer, &ctx.cfg.mail_from, &job, &attachments, ctx.cfg.mail_claim_stale)
+        .await
+    {
         Ok(Delivery::Sent) => {
             tracing::info!(message_key = %job.message_key, template = %job.template, "email sent");
             Ok(())

@@ -54,6 +54,26 @@ async fn own_order(state: &AppState, id: i64, user_id: i64) -> ApiResult<Order> 
     Ok(Order::new(&state.cfg.public_base_url, order, &loaded))
 }
 
+/// The order just committed, read back for the `201`. The order exists now: a 5xx here would let
+/// the client's retry with the same `Idempotency-Key` run again and answer "Cart is empty" for an
+/// order it never hears of (found by `scripts/chaos` across a PostgreSQL restart), so the read is
+/// retried through a short outage (about 10 s) first.
+async fn created_order(state: &AppState, id: i64, user_id: i64) -> ApiResult<Order> {
+    let mut wait = std::time::Duration::from_millis(200);
+    let mut left = 6;
+    loop {
+        match own_order(state, id, user_id).await {
+            Err(e) if e.status().is_server_error() && left > 0 => {
+                tracing::warn!(order_id = id, error = ?e.status(), "order created but not read back yet; retrying");
+                left -= 1;
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(3));
+            }
+            result => return result,
+        }
+    }
+}
+
 /// `201` of `orders/create/` (§4.5, §5 #12).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CreatedOrder {
@@ -102,7 +122,7 @@ async fn create_order(State(state): State<AppState>, Signed(auth): Signed, heade
             create::from_cart(&state.pool, user_id, &billing, &state.tax, state.razorpay.as_ref(), state.clock.now())
                 .await
                 .map_err(order_errors::create_error)?;
-        let order = own_order(&state, created.order_id, user_id).await?;
+        let order = created_order(&state, created.order_id, user_id).await?;
         Ok((
             StatusCode::CREATED,
             CreatedOrder {

@@ -490,3 +490,77 @@ async fn accounts_without_an_address_or_inactive_get_nothing() {
     .unwrap();
     assert_eq!(for_them, 0, "no job is even written");
 }
+
+/// PostgreSQL going away just after the SMTP server accepted a message (a restart) must not lose
+/// the record of the send: it is written once the database answers again, so no retry sends the
+/// message a second time after the claim goes stale. Found by `scripts/chaos` (a PostgreSQL
+/// restart under load gave two copies of a `payment_received` email). The copy carries the
+/// `Message-ID` derived from its dedupe key.
+#[tokio::test]
+async fn a_send_is_recorded_through_a_short_database_outage() {
+    let smtp = SmtpServer::start().await;
+    smtp.set_data_delay(Duration::from_millis(400));
+    let app = TestAppBuilder::new().var("SMTP_URL", &smtp.url).spawn().await;
+    let mut url = url::Url::parse(&e2e::admin_database_url()).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let proxy = e2e::proxy::Proxy::start(upstream).await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(proxy.addr.port())).unwrap();
+    url.set_path(&format!("/{}", app.db_name));
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_millis(300))
+        .connect(url.as_str())
+        .await
+        .unwrap();
+    let mailer = common::mail::Mailer::from_config(&app.cfg).unwrap();
+    let job = common::jobs::SendEmail {
+        message_key: "password_reset:4242".into(),
+        to: "asha@x.test".into(),
+        template: "password_reset".into(),
+        context: json!({"name": "Asha", "username": "asha", "valid_minutes": 60, "reset_url": "https://x.test/r"}),
+        attachments: vec![],
+    };
+    let from = app.cfg.mail_from.clone();
+    let send = {
+        let (pool, job, from) = (pool.clone(), job.clone(), from.clone());
+        tokio::spawn(async move {
+            common::mail::deliver_once(&pool, &mailer, &from, &job, &[], Duration::from_secs(20)).await
+        })
+    };
+    // The message is in DATA (claimed): PostgreSQL goes away until after the server accepts it.
+    for _ in 0..200 {
+        if smtp.in_data() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(smtp.in_data(), 1);
+    proxy.down();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(smtp.messages().len(), 1, "accepted while the database was away");
+    proxy.up();
+    let delivery = send.await.unwrap();
+    assert!(matches!(delivery, Ok(common::mail::Delivery::Sent)), "{delivery:?}");
+    let status: String = sqlx::query_scalar("SELECT status FROM sent_email WHERE message_key = $1")
+        .bind(&job.message_key)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "sent");
+    // A retry of the job now skips it.
+    let again = common::mail::deliver_once(
+        &app.pool,
+        &common::mail::Mailer::from_config(&app.cfg).unwrap(),
+        &from,
+        &job,
+        &[],
+        Duration::from_secs(20),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, common::mail::Delivery::AlreadySent);
+    let messages = smtp.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].message_id.as_deref(), Some(common::mail::message_id(&job.message_key, &from).as_str()));
+}
