@@ -6,53 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
+mod support;
 
-fn url_of(db: &str) -> String {
-    let admin = admin_url();
-    match admin.rfind('/') {
-        Some(i) => format!("{}/{db}", &admin[..i]),
-        None => panic!("TEST_DATABASE_URL has no database: {admin}"),
-    }
-}
-
-/// A database created for this test and dropped when it ends (names the test script clears).
-struct Db {
-    name: String,
-}
-
-impl Db {
-    async fn create(tag: &str) -> Db {
-        let name = format!("ec_test_cli_{tag}_{}_{}", std::process::id(), uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&admin_url()).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut admin).await.unwrap();
-        Db { name }
-    }
-
-    fn url(&self) -> String {
-        url_of(&self.name)
-    }
-
-    async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url()).await.unwrap()
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let _ = Command::new("psql")
-                .args([admin_url().as_str(), "-qc", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")])
-                .output();
-        })
-        .join();
-    }
-}
+use support::Db;
 
 fn api(db_url: &str, backup_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_api"))
@@ -86,7 +44,7 @@ async fn counts(conn: &mut PgConnection) -> (i64, i64, String, i64) {
 async fn backup_then_restore_into_an_empty_database_with_the_binary() {
     let dir = std::env::temp_dir().join(format!("ec-backup-cli-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let source = Db::create("src").await;
+    let source = Db::create("cli", "src").await;
     let out = api(&source.url(), &dir, &["migrate"]);
     assert!(out.status.success(), "{}", text(&out));
     let mut conn = source.connect().await;
@@ -126,7 +84,7 @@ async fn backup_then_restore_into_an_empty_database_with_the_binary() {
     .unwrap();
 
     // `api restore` into an empty database: the same rows, the counter past the numbers seen.
-    let target = Db::create("dst").await;
+    let target = Db::create("cli", "dst").await;
     let from = file.to_string_lossy().to_string();
     let out = api(
         &source.url(),
@@ -155,7 +113,7 @@ async fn backup_then_restore_into_an_empty_database_with_the_binary() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(&damaged, &bytes).unwrap();
-    let empty = Db::create("dmg").await;
+    let empty = Db::create("cli", "dmg").await;
     let out = api(
         &source.url(),
         &dir,

@@ -7,76 +7,34 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use sqlx::{Connection, PgConnection};
+use sqlx::Connection;
 
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
+mod support;
 
-fn url_of(db: &str) -> String {
-    let admin = admin_url();
-    match admin.rfind('/') {
-        Some(i) => format!("{}/{db}", &admin[..i]),
-        None => panic!("TEST_DATABASE_URL has no database: {admin}"),
-    }
-}
+use support::Db;
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../e2e/fixtures/django")
 }
 
-/// A database of this test, dropped at the end.
-struct Db {
-    name: String,
+/// The original's schema and sample.
+async fn django_db() -> Db {
+    let db = Db::create("imp", "src").await;
+    let mut conn = db.connect().await;
+    for file in ["schema.sql", "sample-data.sql"] {
+        let sql = std::fs::read_to_string(fixtures().join(file)).unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    db
 }
 
-impl Db {
-    async fn create(tag: &str) -> Db {
-        let name = format!("ec_test_imp_{tag}_{}_{}", std::process::id(), uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&admin_url()).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut admin).await.unwrap();
-        Db { name }
-    }
-
-    /// The original's schema and sample.
-    async fn django() -> Db {
-        let db = Db::create("src").await;
-        let mut conn = db.connect().await;
-        for file in ["schema.sql", "sample-data.sql"] {
-            let sql = std::fs::read_to_string(fixtures().join(file)).unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
-        }
-        conn.close().await.unwrap();
-        db
-    }
-
-    /// A freshly migrated target (`api migrate`).
-    async fn ours() -> Db {
-        let db = Db::create("dst").await;
-        let out = api(&db.url(), &["migrate"]);
-        assert!(out.status.success(), "{}", text(&out));
-        db
-    }
-
-    fn url(&self) -> String {
-        url_of(&self.name)
-    }
-
-    async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url()).await.unwrap()
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let _ = Command::new("psql")
-                .args([admin_url().as_str(), "-qc", &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")])
-                .output();
-        })
-        .join();
-    }
+/// A freshly migrated target (`api migrate`).
+async fn our_db() -> Db {
+    let db = Db::create("imp", "dst").await;
+    let out = api(&db.url(), &["migrate"]);
+    assert!(out.status.success(), "{}", text(&out));
+    db
 }
 
 fn api(db_url: &str, args: &[&str]) -> Output {
@@ -119,8 +77,8 @@ fn import_django_help_explains_the_flags() {
 
 #[tokio::test]
 async fn import_django_binary_imports_the_sample_once_and_then_finds_it_unchanged() {
-    let src = Db::django().await;
-    let dst = Db::ours().await;
+    let src = django_db().await;
+    let dst = our_db().await;
     let args = ["import-django", "--from", &src.url(), "--cloud-name", "ecart", "--batch", "7"];
 
     let dry = api(&dst.url(), &[&args[..], &["--dry-run"]].concat());
@@ -149,8 +107,8 @@ async fn import_django_binary_imports_the_sample_once_and_then_finds_it_unchange
 
 #[tokio::test]
 async fn import_django_binary_refuses_a_database_the_service_already_uses() {
-    let src = Db::django().await;
-    let dst = Db::ours().await;
+    let src = django_db().await;
+    let dst = our_db().await;
     let mut conn = dst.connect().await;
     sqlx::query("INSERT INTO package (name, price, description) VALUES ('Ours', 10, 'x')")
         .execute(&mut conn)
@@ -163,7 +121,7 @@ async fn import_django_binary_refuses_a_database_the_service_already_uses() {
     assert_eq!(orders, 0);
 
     // An unmigrated target is refused too, with what to do.
-    let bare = Db::create("bare").await;
+    let bare = Db::create("imp", "bare").await;
     let out = api(&bare.url(), &["import-django", "--from", &src.url()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("api migrate"), "{}", text(&out));
