@@ -54,15 +54,29 @@ async fn own_order(state: &AppState, id: i64, user_id: i64) -> ApiResult<Order> 
     Ok(Order::new(&state.cfg.public_base_url, order, &loaded))
 }
 
-/// The order just committed, read back for the `201`. The order exists now: a 5xx here would let
-/// the client's retry with the same `Idempotency-Key` run again and answer "Cart is empty" for an
-/// order it never hears of (found by `scripts/chaos` across a PostgreSQL restart), so the read is
-/// retried through a short outage (about 10 s) first.
-async fn created_order(state: &AppState, id: i64, user_id: i64) -> ApiResult<Order> {
+/// The `201` of an order just committed (or committed by an earlier attempt of the same
+/// `Idempotency-Key` whose answer was lost). The order exists now: a 5xx here makes the client
+/// retry, so the read is retried through a short outage (about 10 s) first (found by
+/// `scripts/chaos` across a PostgreSQL restart); past that the key still carries the order and
+/// the retry answers with it.
+async fn created_answer(state: &AppState, id: i64, user_id: i64) -> ApiResult<CreatedOrder> {
     let mut wait = std::time::Duration::from_millis(200);
     let mut left = 6;
     loop {
-        match own_order(state, id, user_id).await {
+        let read = async {
+            let row = load_own(state, id, user_id).await?;
+            let loaded = OrdersWithLines::load(&state.pool, vec![row.clone()]).await?;
+            let order = loaded.orders.first().ok_or_else(order_not_found)?;
+            ApiResult::Ok(CreatedOrder {
+                order: Order::new(&state.cfg.public_base_url, order, &loaded),
+                razorpay_order_id: row.razorpay_order_id,
+                razorpay_key_id: state.razorpay.as_ref().map(|r| r.key_id()).unwrap_or("").to_string(),
+                amount: row.total_amount,
+                order_id: row.id,
+                currency: "INR",
+            })
+        };
+        match read.await {
             Err(e) if e.status().is_server_error() && left > 0 => {
                 tracing::warn!(order_id = id, error = ?e.status(), "order created but not read back yet; retrying");
                 left -= 1;
@@ -108,7 +122,12 @@ pub struct CreatedOrder {
 async fn create_order(State(state): State<AppState>, Signed(auth): Signed, headers: HeaderMap, body: Body) -> Response {
     let raw = Value::Object(body.0.clone());
     let user_id = auth.user.id;
-    idempotency::run(&state, &headers, user_id, "/api/orders/create/", &raw, async {
+    let state = &state;
+    idempotency::run_attempt(state, &headers, user_id, "/api/orders/create/", &raw, |attempt| async move {
+        if let Some(order_id) = attempt.order_id {
+            tracing::info!(order_id, "checkout retried after its answer was lost; answering with its order");
+            return Ok((StatusCode::CREATED, created_answer(state, order_id, user_id).await?));
+        }
         state
             .limiter
             .hit(&ratelimit::ORDER_CREATE, &user_id.to_string())
@@ -118,22 +137,18 @@ async fn create_order(State(state): State<AppState>, Signed(auth): Signed, heade
         let input = BillingInput::from(BillingChanges::try_from(request).map_err(FieldErrors::validation)?);
         let billing = billing::validate(&input, &auth.user.display_name(), &state.tax.seller_state)
             .map_err(|e| order_errors::billing_fields(e).validation())?;
-        let created =
-            create::from_cart(&state.pool, user_id, &billing, &state.tax, state.razorpay.as_ref(), state.clock.now())
-                .await
-                .map_err(order_errors::create_error)?;
-        let order = created_order(&state, created.order_id, user_id).await?;
-        Ok((
-            StatusCode::CREATED,
-            CreatedOrder {
-                order,
-                razorpay_order_id: created.razorpay_order_id,
-                razorpay_key_id: state.razorpay.as_ref().map(|r| r.key_id()).unwrap_or("").to_string(),
-                amount: created.amount,
-                order_id: created.order_id,
-                currency: "INR",
-            },
-        ))
+        let created = create::from_cart_keyed(
+            &state.pool,
+            user_id,
+            &billing,
+            &state.tax,
+            state.razorpay.as_ref(),
+            state.clock.now(),
+            attempt.slot,
+        )
+        .await
+        .map_err(order_errors::create_error)?;
+        Ok((StatusCode::CREATED, created_answer(state, created.order_id, user_id).await?))
     })
     .await
 }

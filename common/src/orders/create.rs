@@ -314,6 +314,21 @@ pub async fn from_cart(
     razorpay: Option<&Razorpay>,
     now: DateTime<Utc>,
 ) -> Result<Created, CreateError> {
+    from_cart_keyed(pool, user_id, billing, tax, razorpay, now, None).await
+}
+
+/// [`from_cart`] under an `Idempotency-Key`: the order's id is written onto the key's row
+/// (`idempotency_key.id = idempotency_slot`) in the order's own transaction, so a retry whose
+/// first answer was lost after the commit finds the order instead of an empty cart.
+pub async fn from_cart_keyed(
+    pool: &PgPool,
+    user_id: i64,
+    billing: &Billing,
+    tax: &TaxSettings,
+    razorpay: Option<&Razorpay>,
+    now: DateTime<Utc>,
+    idempotency_slot: Option<i64>,
+) -> Result<Created, CreateError> {
     for _ in 0..ATTEMPTS {
         let lines = {
             let mut conn = pool.acquire().await?;
@@ -353,9 +368,13 @@ pub async fn from_cart(
         )
         .await?;
         sqlx::query(
-            "WITH d AS (DELETE FROM cart_item WHERE cart_id = $1) UPDATE cart SET updated_at = now() WHERE id = $1",
+            "WITH d AS (DELETE FROM cart_item WHERE cart_id = $1),
+                  k AS (UPDATE idempotency_key SET order_id = $2 WHERE id = $3)
+             UPDATE cart SET updated_at = now() WHERE id = $1",
         )
         .bind(cart_id)
+        .bind(order_id)
+        .bind(idempotency_slot)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -255,6 +255,78 @@ async fn idempotency_key_replays_the_first_response() {
     assert_eq!(res.status(), 400);
 }
 
+/// Issue 17: a checkout whose order committed but whose answer was lost — PostgreSQL went away
+/// right after the commit, so the `201` could not be read back nor the answer kept — is answered
+/// with that order when the client retries under the same key, instead of "Cart is empty" (found
+/// by `scripts/chaos` across a PostgreSQL restart). One order, one Razorpay order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_whose_answer_was_lost_after_the_commit_is_answered_with_its_order_on_retry() {
+    let fake = FakeRazorpay::start().await;
+    let db = e2e::fresh_database().await;
+    let admin_url = url::Url::parse(&e2e::admin_database_url()).unwrap();
+    let upstream = format!("{}:{}", admin_url.host_str().unwrap(), admin_url.port().unwrap_or(5432));
+    let proxy = e2e::proxy::Proxy::start(upstream).await;
+    let mut url = url::Url::parse(&e2e::database_url_of(&db)).unwrap();
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(proxy.addr.port())).unwrap();
+    // In clear, so that the proxy can see the statements.
+    url.query_pairs_mut().append_pair("sslmode", "disable");
+    let app = TestAppBuilder::new()
+        .razorpay(&fake)
+        .database(&db)
+        .var("DATABASE_URL", url.as_str())
+        .var("DATABASE_ACQUIRE_TIMEOUT_SECONDS", "1")
+        .spawn()
+        .await;
+    let user_id = app.create_user("buyer", "pass-word-123", "user", "buyer@x.test").await;
+    let token = app.login("buyer", "pass-word-123").await["token"].as_str().unwrap().to_string();
+    let pkg = ProductBuilder::package("Kit").price("4999.00").gst_rate("18").hsn_sac(SAC).create(&app).await;
+    add(&app, &token, "package", pkg, 1).await;
+    let send = || {
+        let req = app.client.post(app.url("/api/orders/create/")).bearer_auth(&token).json(&json!({}));
+        async move { req.header("Idempotency-Key", "checkout-lost").send().await.unwrap() }
+    };
+
+    proxy.cut_after_commit_of(b"DELETE FROM cart_item");
+    let first = send().await;
+    assert!(!proxy.is_up(), "the cut happened");
+    assert!(first.status().is_server_error(), "no answer without the database: {}", first.status());
+    let (order_id, rzp_order): (i64, String) =
+        sqlx::query_as("SELECT id, razorpay_order_id FROM orders WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("the order committed");
+
+    proxy.up();
+    let retry = send().await;
+    assert_eq!(retry.status(), 201);
+    let body: Value = retry.json().await.unwrap();
+    assert_eq!(body["order_id"], order_id);
+    assert_eq!(body["order"]["id"], order_id);
+    assert_eq!(body["razorpay_order_id"], rzp_order.as_str());
+    assert_eq!(body["amount"], 499_900);
+    assert_eq!(body["currency"], "INR");
+    assert_eq!(body["order"]["status"], "pending_payment");
+    // Kept now: replayed as given.
+    let again = send().await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), body);
+
+    assert_eq!(fake.calls("POST /v1/orders"), 1, "one Razorpay order");
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(orders, 1);
+    let placed: i64 = sqlx::query_scalar("SELECT count(*) FROM job WHERE dedupe_key = $1")
+        .bind(format!("order_placed:{order_id}"))
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(placed, 1, "one order-placed email");
+    drop(app);
+    e2e::drop_database(&db).await;
+}
+
 #[tokio::test]
 async fn gst_is_split_per_line_half_up_intra_and_inter_state() {
     let fake = FakeRazorpay::start().await;
