@@ -137,7 +137,7 @@ async fn create_order(State(state): State<AppState>, Signed(auth): Signed, heade
         let input = BillingInput::from(BillingChanges::try_from(request).map_err(FieldErrors::validation)?);
         let billing = billing::validate(&input, &auth.user.display_name(), &state.tax.seller_state)
             .map_err(|e| order_errors::billing_fields(e).validation())?;
-        let created = create::from_cart_keyed(
+        let created = create::from_cart(
             &state.pool,
             user_id,
             &billing,

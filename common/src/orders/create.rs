@@ -306,21 +306,11 @@ const ATTEMPTS: usize = 3;
 /// Razorpay id and empties the cart. A Razorpay failure writes nothing (the cart is kept); a
 /// crash before the commit leaves a Razorpay order that no order row and no client knows, which
 /// can never be paid; a cart changed meanwhile is priced again (a new Razorpay order).
-pub async fn from_cart(
-    pool: &PgPool,
-    user_id: i64,
-    billing: &Billing,
-    tax: &TaxSettings,
-    razorpay: Option<&Razorpay>,
-    now: DateTime<Utc>,
-) -> Result<Created, CreateError> {
-    from_cart_keyed(pool, user_id, billing, tax, razorpay, now, None).await
-}
-
-/// [`from_cart`] under an `Idempotency-Key`: the order's id is written onto the key's row
+///
+/// Under an `Idempotency-Key`, the order's id is written onto the key's row
 /// (`idempotency_key.id = idempotency_slot`) in the order's own transaction, so a retry whose
 /// first answer was lost after the commit finds the order instead of an empty cart.
-pub async fn from_cart_keyed(
+pub async fn from_cart(
     pool: &PgPool,
     user_id: i64,
     billing: &Billing,
