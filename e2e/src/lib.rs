@@ -233,10 +233,11 @@ impl TestAppBuilder {
         // The test's own pool always reaches the test database, even when the app is pointed
         // elsewhere to simulate an outage.
         let pool = PgPoolOptions::new().max_connections(4).connect(&database_url(&db_name)).await.unwrap();
-        let mut state = api::AppState::new(cfg.clone()).unwrap();
+        let mut shared = api::state::Shared::new(cfg.clone()).unwrap();
         if let Some(clock) = self.clock {
-            state.clock = clock;
+            shared.clock = clock;
         }
+        let state = api::AppState::from(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
