@@ -128,26 +128,25 @@ pub async fn enqueue<J: Job>(
     dedupe_key: Option<&str>,
 ) -> Result<Option<i64>, sqlx::Error> {
     let payload = serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO job (queue, kind, payload, dedupe_key, max_attempts)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (dedupe_key) DO NOTHING
-         RETURNING id",
+    // One round trip: the row, and the dispatcher's wake-up only when a row was written (the
+    // notice is delivered at commit, so the dispatcher never wakes for a rolled-back job).
+    // `pg_notify` sits in the select list, so it runs once per written row: never when the
+    // dedupe key already existed.
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "WITH j AS (
+             INSERT INTO job (queue, kind, payload, dedupe_key, max_attempts)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (dedupe_key) DO NOTHING
+             RETURNING id)
+         SELECT j.id, pg_notify($6, $1)::text FROM j",
     )
     .bind(J::QUEUE.as_str())
     .bind(J::KIND)
     .bind(payload)
     .bind(dedupe_key)
     .bind(J::MAX_ATTEMPTS)
+    .bind(NOTIFY_CHANNEL)
     .fetch_optional(&mut *conn)
     .await?;
-    if id.is_some() {
-        // Delivered at commit, so the dispatcher never wakes for a rolled-back job.
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(NOTIFY_CHANNEL)
-            .bind(J::QUEUE.as_str())
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(id)
+    Ok(row.map(|(id, _)| id))
 }

@@ -337,3 +337,25 @@ async fn finished_jobs_leave_no_data_in_redis() {
         .await;
     assert_eq!(left, Some(0), "the dispatcher's housekeeping removed the finished jobs' data");
 }
+
+/// Writing a job wakes the dispatcher once, at commit, in the same statement as the row: a job
+/// whose dedupe key exists and a rolled-back job wake nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_written_job_notifies_the_dispatcher_once_and_a_deduplicated_or_rolled_back_one_not_at_all() {
+    let app = TestAppBuilder::new().spawn().await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&app.pool).await.unwrap();
+    listener.listen(jobs::NOTIFY_CHANNEL).await.unwrap();
+    let job = email("notify-once", "password_reset");
+    let mut conn = app.pool.acquire().await.unwrap();
+    let first = jobs::enqueue(&mut conn, &job, Some("notify-once")).await.unwrap();
+    assert!(first.is_some());
+    assert!(jobs::enqueue(&mut conn, &job, Some("notify-once")).await.unwrap().is_none());
+    let mut tx = app.pool.begin().await.unwrap();
+    assert!(jobs::enqueue(&mut *tx, &job, Some("rolled-back")).await.unwrap().is_some());
+    tx.rollback().await.unwrap();
+
+    let notice = tokio::time::timeout(Duration::from_secs(5), listener.recv()).await.unwrap().unwrap();
+    assert_eq!(notice.payload(), "emails");
+    let more = tokio::time::timeout(Duration::from_millis(700), listener.recv()).await;
+    assert!(more.is_err(), "one notice only: {more:?}");
+}
