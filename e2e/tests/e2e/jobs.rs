@@ -351,7 +351,7 @@ async fn a_written_job_notifies_the_dispatcher_once_and_a_deduplicated_or_rolled
     assert!(first.is_some());
     assert!(jobs::enqueue(&mut conn, &job, Some("notify-once")).await.unwrap().is_none());
     let mut tx = app.pool.begin().await.unwrap();
-    assert!(jobs::enqueue(&mut *tx, &job, Some("rolled-back")).await.unwrap().is_some());
+    assert!(jobs::enqueue(&mut tx, &job, Some("rolled-back")).await.unwrap().is_some());
     tx.rollback().await.unwrap();
 
     let notice = tokio::time::timeout(Duration::from_secs(5), listener.recv()).await.unwrap().unwrap();
