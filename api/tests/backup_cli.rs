@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use sqlx::PgConnection;
 
@@ -13,20 +13,15 @@ mod support;
 use support::Db;
 
 fn api(db_url: &str, backup_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_api"))
-        .args(args)
-        .env("APP_ENV", "development")
-        .env("DATABASE_URL", db_url)
+    support::api_command(db_url, &backup_dir.join("media"))
         .env("BACKUP_DIR", backup_dir)
-        .env("MEDIA_DIR", backup_dir.join("media"))
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn")
+        .args(args)
         .output()
         .expect("run api")
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    support::output_text(out)
 }
 
 async fn counts(conn: &mut PgConnection) -> (i64, i64, String, i64) {

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use sqlx::Connection;
 
@@ -38,20 +38,12 @@ async fn our_db() -> Db {
 }
 
 fn api(db_url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_api"))
-        .args(args)
-        .env("APP_ENV", "development")
-        .env("DATABASE_URL", db_url)
-        .env("MEDIA_DIR", std::env::temp_dir().join(format!("ec-imp-media-{}", std::process::id())))
-        .env_remove("CLOUDINARY_URL")
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run api")
+    let media = std::env::temp_dir().join(format!("ec-imp-media-{}", std::process::id()));
+    support::api_command(db_url, &media).env_remove("CLOUDINARY_URL").args(args).output().expect("run api")
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    support::output_text(out)
 }
 
 /// The summary row of a table: source, imported, updated, unchanged.

@@ -59,3 +59,20 @@ impl Drop for Db {
         .join();
     }
 }
+
+/// The `api` binary, set up to run a command against database `db_url` (development settings,
+/// media under `media_dir`, JSON logs at `warn`): the caller adds the arguments and runs it.
+pub fn api_command(db_url: &str, media_dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_api"));
+    cmd.env("APP_ENV", "development")
+        .env("DATABASE_URL", db_url)
+        .env("MEDIA_DIR", media_dir)
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+/// What a finished command printed, stdout then stderr.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
