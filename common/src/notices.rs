@@ -93,15 +93,26 @@ async fn enqueue(
     key: String,
     to: Recipient,
     template: &str,
-    mut context: serde_json::Value,
+    context: serde_json::Value,
     attachments: Vec<Attachment>,
 ) -> Result<(), sqlx::Error> {
+    let job = email(&key, to, template, context, attachments);
+    jobs::enqueue(conn, &job, Some(&key)).await?;
+    Ok(())
+}
+
+/// The email job `key` to `to`, its context with the recipient's name added.
+fn email(
+    key: &str,
+    to: Recipient,
+    template: &str,
+    mut context: serde_json::Value,
+    attachments: Vec<Attachment>,
+) -> SendEmail {
     if let Some(map) = context.as_object_mut() {
         map.insert("name".into(), json!(to.name));
     }
-    let job = SendEmail { message_key: key.clone(), to: to.email, template: template.into(), context, attachments };
-    jobs::enqueue(conn, &job, Some(&key)).await?;
-    Ok(())
+    SendEmail { message_key: key.to_owned(), to: to.email, template: template.into(), context, attachments }
 }
 
 /// "We have received your order" to the customer of a new order (website and manual orders).
@@ -148,7 +159,8 @@ pub async fn payment_received(conn: &mut PgConnection, order_id: i64, invoice_id
         return Ok(());
     };
     let Some(email) = PaymentReceived::prepare(conn, order_id).await? else { return Ok(()) };
-    email.enqueue(conn, invoice_id, &invoice_number, Money(amount)).await
+    jobs::enqueue_row(conn, email.job(invoice_id, &invoice_number, Money(amount))?).await?;
+    Ok(())
 }
 
 /// The "payment received" email of an order, its order and recipient read ahead, so that the
@@ -168,22 +180,18 @@ impl PaymentReceived {
         Ok(Some(Self { order_id, order_number: order.number, to }))
     }
 
-    /// Enqueues it for the issued invoice `invoice_id` (`invoice_number`, `amount`).
-    pub async fn enqueue(
-        self,
-        conn: &mut PgConnection,
-        invoice_id: i64,
-        invoice_number: &str,
-        amount: Money,
-    ) -> Result<(), sqlx::Error> {
+    /// Its outbox row for the invoice `invoice_id` numbered `invoice_number` of `amount`. The
+    /// paying transaction passes an empty number, which the statement allocating it fills in
+    /// (`jsonb_set(payload, '{context,invoice_number}', …)`).
+    pub fn job(self, invoice_id: i64, invoice_number: &str, amount: Money) -> Result<jobs::OutboxRow, sqlx::Error> {
         let context = json!({
             "order_number": self.order_number,
             "invoice_number": invoice_number,
             "amount": inr(amount),
         });
-        let attachments = vec![Attachment::Invoice { invoice_id }];
         let key = format!("payment_received:{}", self.order_id);
-        enqueue(conn, key, self.to, "payment_received", context, attachments).await
+        let job = email(&key, self.to, "payment_received", context, vec![Attachment::Invoice { invoice_id }]);
+        jobs::OutboxRow::of(&job, Some(&key))
     }
 }
 

@@ -120,6 +120,36 @@ pub fn storage(conn: ConnectionManager, prefix: &str, queue: Queue) -> QueueStor
 /// carries). A worker holds at most this many fetched tasks beyond those running.
 pub const FETCH_BATCH: usize = 32;
 
+/// The values of a job's outbox row, for a statement that writes it along with other rows
+/// ([`enqueue`] writes one on its own). Whatever writes it also calls `pg_notify(NOTIFY_CHANNEL,
+/// queue)` for the row it wrote, in the same statement.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    /// `job.queue`.
+    pub queue: &'static str,
+    /// `job.kind`.
+    pub kind: &'static str,
+    /// `job.payload`.
+    pub payload: serde_json::Value,
+    /// `job.dedupe_key`.
+    pub dedupe_key: Option<String>,
+    /// `job.max_attempts`.
+    pub max_attempts: i32,
+}
+
+impl OutboxRow {
+    /// The row of `job`.
+    pub fn of<J: Job>(job: &J, dedupe_key: Option<&str>) -> Result<Self, sqlx::Error> {
+        Ok(OutboxRow {
+            queue: J::QUEUE.as_str(),
+            kind: J::KIND,
+            payload: serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+            dedupe_key: dedupe_key.map(str::to_owned),
+            max_attempts: J::MAX_ATTEMPTS,
+        })
+    }
+}
+
 /// Writes `job` to the outbox in the caller's transaction. With a `dedupe_key`, a second job
 /// with the same key is not created and `None` is returned.
 pub async fn enqueue<J: Job>(
@@ -127,12 +157,16 @@ pub async fn enqueue<J: Job>(
     job: &J,
     dedupe_key: Option<&str>,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let payload = serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    enqueue_row(conn, OutboxRow::of(job, dedupe_key)?).await
+}
+
+/// [`enqueue`] for a row already made.
+pub async fn enqueue_row(conn: &mut PgConnection, row: OutboxRow) -> Result<Option<i64>, sqlx::Error> {
     // One round trip: the row, and the dispatcher's wake-up only when a row was written (the
     // notice is delivered at commit, so the dispatcher never wakes for a rolled-back job).
     // `pg_notify` sits in the select list, so it runs once per written row: never when the
     // dedupe key already existed.
-    let row: Option<(i64, String)> = sqlx::query_as(
+    let written: Option<(i64, String)> = sqlx::query_as(
         "WITH j AS (
              INSERT INTO job (queue, kind, payload, dedupe_key, max_attempts)
              VALUES ($1, $2, $3, $4, $5)
@@ -140,13 +174,13 @@ pub async fn enqueue<J: Job>(
              RETURNING id)
          SELECT j.id, pg_notify($6, $1)::text FROM j",
     )
-    .bind(J::QUEUE.as_str())
-    .bind(J::KIND)
-    .bind(payload)
-    .bind(dedupe_key)
-    .bind(J::MAX_ATTEMPTS)
+    .bind(row.queue)
+    .bind(row.kind)
+    .bind(row.payload)
+    .bind(row.dedupe_key)
+    .bind(row.max_attempts)
     .bind(NOTIFY_CHANNEL)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(row.map(|(id, _)| id))
+    Ok(written.map(|(id, _)| id))
 }

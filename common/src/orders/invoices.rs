@@ -253,10 +253,14 @@ async fn compose(
     number: &str,
     issued_at: DateTime<Utc>,
     s: &InvoiceSettings<'_>,
+    known_payment: Option<PaymentDetails>,
 ) -> Result<Option<InvoiceDocument>, sqlx::Error> {
     let Some(o) = order_row(conn, order_id).await? else { return Ok(None) };
     let items = item_rows(conn, order_id).await?;
-    let history = history_row(conn, order_id).await?;
+    let history = match known_payment {
+        Some(_) => None,
+        None => history_row(conn, order_id).await?,
+    };
     let legacy_tax = o.taxable == 0 && o.tax == 0 && o.total > 0;
     let lines: Vec<Line> = items
         .into_iter()
@@ -298,8 +302,9 @@ async fn compose(
             total: Money(o.total),
         }
     };
-    let payment = match history {
-        Some(h) => Some(PaymentDetails {
+    let payment = match (known_payment, history) {
+        (Some(known), _) => Some(known),
+        (None, Some(h)) => Some(PaymentDetails {
             method: h.payment_method,
             transaction_id: h.transaction_id,
             status_label: title_status(&h.status),
@@ -307,7 +312,7 @@ async fn compose(
             amount: Money(h.amount),
             currency: h.currency,
         }),
-        None => records_summary(conn, order_id).await?.map(|(method, reference, at, amount)| PaymentDetails {
+        (None, None) => records_summary(conn, order_id).await?.map(|(method, reference, at, amount)| PaymentDetails {
             method: method_label(&method),
             transaction_id: reference,
             status_label: "Completed".to_owned(),
@@ -396,7 +401,7 @@ pub async fn issue(conn: &mut PgConnection, order_id: i64, s: &InvoiceSettings<'
         return Err(sqlx::Error::Protocol(format!("order {order_id} has no invoice number to issue")));
     };
     let issued_at = issued_at.unwrap_or_else(Utc::now);
-    let Some(doc) = compose(conn, order_id, &number, issued_at, s).await? else {
+    let Some(doc) = compose(conn, order_id, &number, issued_at, s, None).await? else {
         return Err(sqlx::Error::RowNotFound);
     };
     let Some(id) = insert_invoice(conn, order_id, &doc, issued_at).await? else {
@@ -410,10 +415,10 @@ pub async fn issue(conn: &mut PgConnection, order_id: i64, s: &InvoiceSettings<'
 
 /// An invoice composed in the paying transaction before its number is allocated: the invoice
 /// counter row is locked by the allocation until the commit, so everything that can be done
-/// before it is ([`prepare`]), and only the insert and the email are left after it ([`finish`]).
+/// before it is ([`prepare`]); the invoice row and the email are written by the statement that
+/// allocates the number ([`Prepared::rows`]).
 #[derive(Debug)]
 pub struct Prepared {
-    order_id: i64,
     invoice_id: i64,
     issued_at: DateTime<Utc>,
     doc: InvoiceDocument,
@@ -446,48 +451,46 @@ pub async fn prepare(
     if invoice_id(conn, order_id).await?.is_some() {
         return Ok(None);
     }
-    let Some(mut doc) = compose(conn, order_id, "", issued_at, s).await? else {
+    let Some(doc) = compose(conn, order_id, "", issued_at, s, Some(payment)).await? else {
         return Err(sqlx::Error::RowNotFound);
     };
-    doc.payment = Some(payment);
     let invoice_id: i64 =
         sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('invoice', 'id'))").fetch_one(&mut *conn).await?;
     // Visible with the invoice at the commit; a reserved id never inserted renders nothing.
     jobs::enqueue(conn, &RenderInvoice { invoice_id }, Some(&render_key(invoice_id))).await?;
     let email = crate::notices::PaymentReceived::prepare(conn, order_id).await?;
-    Ok(Some(Prepared { order_id, invoice_id, issued_at, doc, email }))
+    Ok(Some(Prepared { invoice_id, issued_at, doc, email }))
 }
 
-/// Issues a [`Prepared`] invoice under its allocated `number` and enqueues the "payment
-/// received" email; returns the invoice id.
-pub async fn finish(conn: &mut PgConnection, prepared: Prepared, number: &str) -> Result<i64, sqlx::Error> {
-    let Prepared { order_id, invoice_id: id, issued_at, mut doc, email } = prepared;
-    doc.number = number.to_owned();
-    if number.starts_with("INV-") {
-        doc.kind = DocumentKind::Invoice;
+/// What the statement allocating a [`Prepared`] invoice's number writes with it.
+#[derive(Debug)]
+pub struct PreparedRows {
+    /// The reserved `invoice.id`.
+    pub invoice_id: i64,
+    /// The invoice's amount in paise.
+    pub amount: i64,
+    /// Its date.
+    pub issued_at: DateTime<Utc>,
+    /// `invoice.snapshot` with an empty `number`, which the statement sets.
+    pub snapshot: serde_json::Value,
+    /// The "payment received" email with an empty `context.invoice_number`, which the
+    /// statement sets; `None` when the customer has no address.
+    pub email: Option<jobs::OutboxRow>,
+}
+
+impl Prepared {
+    /// Its rows, for a number of the series `series` (`ECT/26-27/`): the statement that
+    /// allocates the number writes them under it, while the counter row is locked.
+    pub fn rows(self, series: &str) -> Result<PreparedRows, sqlx::Error> {
+        let Prepared { invoice_id, issued_at, mut doc, email } = self;
+        if series.starts_with("INV-") {
+            doc.kind = DocumentKind::Invoice;
+        }
+        let amount = doc.totals.total;
+        let snapshot = serde_json::to_value(&doc).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let email = email.map(|e| e.job(invoice_id, "", amount)).transpose()?;
+        Ok(PreparedRows { invoice_id, amount: amount.paise(), issued_at, snapshot, email })
     }
-    let snapshot = serde_json::to_value(&doc).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO invoice (id, order_id, kind, number, amount, issued_at, snapshot)
-         VALUES ($1, $2, 'invoice', $3, $4::numeric / 100, $5, $6)
-         ON CONFLICT (order_id) WHERE kind = 'invoice' DO NOTHING RETURNING id",
-    )
-    .bind(id)
-    .bind(order_id)
-    .bind(number)
-    .bind(doc.totals.total.paise())
-    .bind(issued_at)
-    .bind(snapshot)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(id) = inserted else {
-        return invoice_id(conn, order_id).await?.ok_or(sqlx::Error::RowNotFound);
-    };
-    if let Some(email) = email {
-        email.enqueue(conn, id, number, doc.totals.total).await?;
-    }
-    tracing::info!(order_id, invoice_id = id, number, "invoice issued");
-    Ok(id)
 }
 
 fn render_key(invoice_id: i64) -> String {
@@ -568,7 +571,7 @@ async fn legacy_issue(
         .or(order_invoice)
         .unwrap_or_else(|| format!("INV-{order_number}"));
     let issued_at = history.as_ref().map(|h| h.payment_date).or(invoice_date).or(completed_at).unwrap_or(now);
-    let Some(doc) = compose(conn, order_id, &number, issued_at, s).await? else { return Ok(None) };
+    let Some(doc) = compose(conn, order_id, &number, issued_at, s, None).await? else { return Ok(None) };
     let id = match insert_invoice(conn, order_id, &doc, issued_at).await? {
         Some(id) => id,
         None => return invoice_id(conn, order_id).await,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 
 use super::invoices::InvoiceSettings;
-use super::{Actor, OrderStatus, PaymentStatus, notify_admins, set_status};
+use super::{OrderStatus, PaymentStatus, notify_admins};
 use crate::gst::{self, FinancialYear};
 use crate::money::Money;
 
@@ -165,27 +165,25 @@ pub async fn apply_captured(
     else {
         return Ok(Applied::UnknownOrder);
     };
-    let seen: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM payment_record WHERE payment_method = 'razorpay' AND payment_reference = $1)",
-    )
-    .bind(payment.payment_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    if seen {
-        return Ok(Applied::AlreadyApplied { invoice_number: order.invoice_number });
-    }
+    // The record and the "seen before" check in one statement: the unique index on Razorpay
+    // payment ids makes a repeat a no-op.
     let amount = payment.amount.unwrap_or(order.total);
-    sqlx::query(
+    let recorded: Option<i64> = sqlx::query_scalar(
         "INSERT INTO payment_record (order_id, amount, payment_method, payment_reference, recorded_at, notes)
-         VALUES ($1, $2::numeric / 100, 'razorpay', $3, $4, $5)",
+         VALUES ($1, $2::numeric / 100, 'razorpay', $3, $4, $5)
+         ON CONFLICT (payment_reference) WHERE payment_method = 'razorpay' DO NOTHING
+         RETURNING id",
     )
     .bind(order.id)
     .bind(amount)
     .bind(payment.payment_id)
     .bind(now)
     .bind(format!("Razorpay payment ({})", source.as_str()))
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    if recorded.is_none() {
+        return Ok(Applied::AlreadyApplied { invoice_number: order.invoice_number });
+    }
 
     let already_paid = order.payment_completed_at.is_some()
         || PaymentStatus::parse(&order.payment_status) == Some(PaymentStatus::Paid);
@@ -203,30 +201,29 @@ pub async fn apply_captured(
         return Ok(Applied::Issue(kind));
     }
 
+    // Paid, and moved forward from pending_payment to pending_resources (a payment only moves an
+    // order forward) with its history row, in one statement. This is `set_status` inlined: a
+    // change to pending_resources sends the customer no email (`notices::NOTIFIED_STATUSES`).
+    let moves = order.status == OrderStatus::PendingPayment.as_str();
     sqlx::query(
-        "UPDATE orders SET razorpay_payment_id = $2, razorpay_signature = COALESCE($3, razorpay_signature),
-                payment_completed_at = $4, payment_status = 'paid', updated_at = now()
-         WHERE id = $1",
+        "WITH paid AS (
+             UPDATE orders SET razorpay_payment_id = $2, razorpay_signature = COALESCE($3, razorpay_signature),
+                    payment_completed_at = $4, payment_status = 'paid', updated_at = now(),
+                    status = CASE WHEN $5 THEN $6 ELSE status END
+             WHERE id = $1)
+         INSERT INTO order_status_history (order_id, old_status, new_status, changed_by_id, reason, is_manual_change)
+         SELECT $1, $7, $6, NULL, $8, false WHERE $5",
     )
     .bind(order.id)
     .bind(payment.payment_id)
     .bind(payment.signature)
     .bind(now)
+    .bind(moves)
+    .bind(OrderStatus::PendingResources.as_str())
+    .bind(&order.status)
+    .bind(format!("Payment received via Razorpay ({})", source.as_str()))
     .execute(&mut *conn)
     .await?;
-    // A payment only moves an order forward: from pending_payment to pending_resources.
-    if order.status == OrderStatus::PendingPayment.as_str() {
-        set_status(
-            conn,
-            order.id,
-            &order.status,
-            OrderStatus::PendingResources,
-            Actor::System,
-            &format!("Payment received via Razorpay ({})", source.as_str()),
-            false,
-        )
-        .await?;
-    }
     // Everything of the invoice that does not need its number, before the number is allocated.
     let prepared = match order.invoice_number {
         None => {
@@ -240,11 +237,18 @@ pub async fn apply_captured(
         "razorpay_signature": payment.signature,
         "source": source.as_str(),
     });
-    // Last statement before the commit: the invoice counter row is locked from here to the
-    // commit, so concurrent payments wait on it as briefly as possible.
+    // Last statement before the commit, and the only one while the invoice counter row is
+    // locked (from here to the commit, so concurrent payments wait on it as briefly as
+    // possible): the number, the order's copy of it, the PaymentHistory row and, for an invoice
+    // prepared above, the invoice row and the "payment received" email under that number.
     let fy = FinancialYear::of(now);
     let series = format!("{}/{}/", inv.invoice_prefix, fy.label());
-    let invoice_number: String = sqlx::query_scalar(
+    let rows = prepared.map(|p| p.rows(&series)).transpose()?;
+    let (invoice, email) = match rows {
+        Some(r) => (Some((r.invoice_id, r.amount, r.issued_at, r.snapshot)), r.email),
+        None => (None, None),
+    };
+    let (invoice_number, inserted): (String, Option<i64>) = sqlx::query_as(
         "WITH seq AS (
              INSERT INTO invoice_counter (fy_start_year, last_seq)
              SELECT $6, 1 WHERE $7::text IS NULL
@@ -255,15 +259,28 @@ pub async fn apply_captured(
                                                       ELSE last_seq::text END FROM seq)) AS n),
          upd AS (
              UPDATE orders SET invoice_number = (SELECT n FROM num), invoice_date = COALESCE(invoice_date, $4)
-             WHERE id = $1)
-         INSERT INTO payment_history (order_id, payment_method, transaction_id, amount, currency, status, payment_date,
-                                      invoice_number, metadata)
-         SELECT $1, 'Razorpay', $2, $3::numeric / 100, 'INR', 'completed', $4, (SELECT n FROM num), $5
-         ON CONFLICT (order_id) DO UPDATE SET payment_method = EXCLUDED.payment_method,
-             transaction_id = EXCLUDED.transaction_id, amount = EXCLUDED.amount, status = 'completed',
-             payment_date = EXCLUDED.payment_date, invoice_number = EXCLUDED.invoice_number,
-             metadata = EXCLUDED.metadata, updated_at = now()
-         RETURNING invoice_number",
+             WHERE id = $1),
+         hist AS (
+             INSERT INTO payment_history (order_id, payment_method, transaction_id, amount, currency, status,
+                                          payment_date, invoice_number, metadata)
+             SELECT $1, 'Razorpay', $2, $3::numeric / 100, 'INR', 'completed', $4, (SELECT n FROM num), $5
+             ON CONFLICT (order_id) DO UPDATE SET payment_method = EXCLUDED.payment_method,
+                 transaction_id = EXCLUDED.transaction_id, amount = EXCLUDED.amount, status = 'completed',
+                 payment_date = EXCLUDED.payment_date, invoice_number = EXCLUDED.invoice_number,
+                 metadata = EXCLUDED.metadata, updated_at = now()),
+         inv AS (
+             INSERT INTO invoice (id, order_id, kind, number, amount, issued_at, snapshot)
+             SELECT $9, $1, 'invoice', n, $10::numeric / 100, $11, jsonb_set($12, '{number}', to_jsonb(n))
+             FROM num WHERE $9::bigint IS NOT NULL
+             ON CONFLICT (order_id) WHERE kind = 'invoice' DO NOTHING
+             RETURNING id),
+         mail AS (
+             INSERT INTO job (queue, kind, payload, dedupe_key, max_attempts)
+             SELECT $13, $14, jsonb_set($15, '{context,invoice_number}', to_jsonb(n)), $16, $17
+             FROM num, inv WHERE $15::jsonb IS NOT NULL
+             ON CONFLICT (dedupe_key) DO NOTHING
+             RETURNING queue)
+         SELECT (SELECT n FROM num), (SELECT id FROM inv), (SELECT max(pg_notify($18, queue)::text) FROM mail)",
     )
     .bind(order.id)
     .bind(payment.payment_id)
@@ -273,14 +290,29 @@ pub async fn apply_captured(
     .bind(fy.start_year)
     .bind(order.invoice_number.as_deref())
     .bind(&series)
+    .bind(invoice.as_ref().map(|i| i.0))
+    .bind(invoice.as_ref().map(|i| i.1))
+    .bind(invoice.as_ref().map(|i| i.2))
+    .bind(invoice.as_ref().map(|i| &i.3))
+    .bind(email.as_ref().map(|e| e.queue))
+    .bind(email.as_ref().map(|e| e.kind))
+    .bind(email.as_ref().map(|e| &e.payload))
+    .bind(email.as_ref().and_then(|e| e.dedupe_key.as_deref()))
+    .bind(email.as_ref().map(|e| e.max_attempts))
+    .bind(crate::jobs::NOTIFY_CHANNEL)
     .fetch_one(&mut *conn)
     .await?;
-    // The invoice under its number and the "payment received" email: two more statements while
-    // the counter row is held (an order numbered before this release is issued as before).
-    match prepared {
-        Some(prepared) => super::invoices::finish(conn, prepared, &invoice_number).await?,
-        None => super::invoices::issue(conn, order.id, inv).await?,
-    };
+    match (invoice, inserted) {
+        (Some((id, ..)), Some(_)) => {
+            tracing::info!(order_id = order.id, invoice_id = id, number = %invoice_number, "invoice issued");
+        }
+        // The order had an invoice already (it keeps it), or was numbered before this release
+        // (issued as before).
+        (Some(_), None) => {}
+        (None, _) => {
+            super::invoices::issue(conn, order.id, inv).await?;
+        }
+    }
     tracing::info!(
         order_id = order.id,
         payment_id = payment.payment_id,
@@ -437,4 +469,16 @@ pub async fn handle_webhook(
         .await?;
     tx.commit().await?;
     Ok(WebhookOutcome::Handled(outcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `apply_captured` moves a paid order to pending_resources without `set_status`, so
+    /// without the status email: that holds only while the change sends none.
+    #[test]
+    fn the_move_to_pending_resources_sends_no_email() {
+        assert!(!crate::notices::NOTIFIED_STATUSES.contains(&OrderStatus::PendingResources));
+    }
 }
