@@ -33,16 +33,18 @@ struct Recipient {
     name: String,
 }
 
+/// The name emails greet user `u` by: first and last name, else the username (SQL).
+pub const DISPLAY_NAME: &str =
+    "COALESCE(NULLIF(btrim(btrim(u.first_name) || ' ' || btrim(u.last_name)), ''), u.username)";
+
 /// The account `user_id` when it is active and has an address: its address and display name
 /// (first and last name, else the username).
 async fn recipient(conn: &mut PgConnection, user_id: i64) -> Result<Option<Recipient>, sqlx::Error> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        "SELECT btrim(email), COALESCE(NULLIF(btrim(btrim(first_name) || ' ' || btrim(last_name)), ''), username)
-         FROM users WHERE id = $1 AND is_active AND btrim(email) <> ''",
-    )
-    .bind(user_id)
-    .fetch_optional(conn)
-    .await?;
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("SELECT btrim(email), {DISPLAY_NAME} FROM users u WHERE id = $1 AND is_active AND btrim(email) <> ''")
+    });
+    let row: Option<(String, String)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str())).bind(user_id).fetch_optional(conn).await?;
     Ok(row.map(|(email, name)| Recipient { email, name }))
 }
 
@@ -173,6 +175,11 @@ pub struct PaymentReceived {
 }
 
 impl PaymentReceived {
+    /// The email of order `order_id` (`order_number`) to `email`, greeting `name`.
+    pub fn new(order_id: i64, order_number: String, email: String, name: String) -> Self {
+        Self { order_id, order_number, to: Recipient { email, name } }
+    }
+
     /// `None` when the order is gone or its customer has no address (nothing is sent).
     pub async fn prepare(conn: &mut PgConnection, order_id: i64) -> Result<Option<Self>, sqlx::Error> {
         let Some(order) = order(conn, order_id).await? else { return Ok(None) };

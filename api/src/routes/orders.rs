@@ -256,21 +256,27 @@ async fn payment_success(
     idempotency::run(&state, &headers, auth.user.id, &path, &raw, async {
         let request: PaymentSuccessRequest = input::from_map(body.0)?;
         let checkout = CheckoutResult::try_from(request).map_err(FieldErrors::bare)?;
-        let order = load_own(&state, id, auth.user.id).await?;
-        let Some(rzp) = &state.razorpay else { return Err(signature_failed()) };
-        // §6: the Razorpay order must be this order's, and the signature must be Razorpay's.
-        if order.razorpay_order_id.is_empty()
-            || order.razorpay_order_id != checkout.razorpay_order_id
-            || !rzp.verify_checkout(&checkout.razorpay_order_id, &checkout.payment_id, &checkout.signature)
-        {
-            tracing::warn!(order_id = id, "payment signature verification failed");
-            return Err(signature_failed());
+        // §6: the Razorpay order must be this order's, and the signature must be Razorpay's. A
+        // request for an order that is not the user's is a 404 first, whatever its signature.
+        // The usual case (a valid signature) does not read the order ahead: the payment is
+        // applied to the Razorpay order only where it is this user's order `id`, and the order
+        // is read only to tell apart the answers when it is not.
+        let rejected = |order: OrderRow| {
+            tracing::warn!(order_id = order.id, "payment signature verification failed");
+            signature_failed()
+        };
+        let signed = state.razorpay.as_ref().is_some_and(|rzp| {
+            rzp.verify_checkout(&checkout.razorpay_order_id, &checkout.payment_id, &checkout.signature)
+        });
+        if !signed {
+            return Err(rejected(load_own(&state, id, auth.user.id).await?));
         }
         let captured = Captured {
             razorpay_order_id: &checkout.razorpay_order_id,
             payment_id: &checkout.payment_id,
             amount: None,
             signature: Some(&checkout.signature),
+            expected: Some((id, auth.user.id)),
         };
         let mut tx = state.pool.begin().await?;
         let applied = payments::apply_captured(
@@ -296,7 +302,8 @@ async fn payment_success(
                     format!("Payment received, but {why}; our team has been notified and will contact you."),
                 ));
             }
-            Applied::UnknownOrder => return Err(order_not_found()),
+            // Not this user's order `id` paid through that Razorpay order.
+            Applied::UnknownOrder => return Err(rejected(load_own(&state, id, auth.user.id).await?)),
         };
         let order = own_order(&state, id, auth.user.id).await?;
         Ok((

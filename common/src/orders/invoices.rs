@@ -164,19 +164,47 @@ struct HistoryRow {
     invoice_number: String,
 }
 
+/// The columns of [`OrderRow`], of `orders o JOIN users u`.
+const ORDER_ROW: &str = "o.order_number, o.status, o.created_at, (o.total_amount * 100)::bigint AS total,
+    (o.taxable_amount * 100)::bigint AS taxable, (o.cgst_amount * 100)::bigint AS cgst,
+    (o.sgst_amount * 100)::bigint AS sgst, (o.igst_amount * 100)::bigint AS igst,
+    (o.tax_amount * 100)::bigint AS tax, o.billing_name, o.billing_gstin, o.billing_state_code,
+    o.billing_address, o.place_of_supply,
+    u.username, u.first_name, u.last_name, u.email, u.phone_number";
+
 async fn order_row(conn: &mut PgConnection, order_id: i64) -> Result<Option<OrderRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT o.order_number, o.status, o.created_at, (o.total_amount * 100)::bigint AS total,
-                (o.taxable_amount * 100)::bigint AS taxable, (o.cgst_amount * 100)::bigint AS cgst,
-                (o.sgst_amount * 100)::bigint AS sgst, (o.igst_amount * 100)::bigint AS igst,
-                (o.tax_amount * 100)::bigint AS tax, o.billing_name, o.billing_gstin, o.billing_state_code,
-                o.billing_address, o.place_of_supply,
-                u.username, u.first_name, u.last_name, u.email, u.phone_number
-         FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = $1",
-    )
-    .bind(order_id)
-    .fetch_optional(conn)
-    .await
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("SELECT {ORDER_ROW} FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = $1")
+    });
+    sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str())).bind(order_id).fetch_optional(conn).await
+}
+
+/// The order row of an invoice about to be prepared, with what else [`prepare`] needs, in one
+/// read: the order's invoice if it has one, an id reserved for a new one, and the customer's
+/// address for the "payment received" email (`None`: inactive or no address).
+#[derive(sqlx::FromRow)]
+struct PrepareRow {
+    #[sqlx(flatten)]
+    order: OrderRow,
+    existing_invoice: Option<i64>,
+    reserved_id: i64,
+    recipient_email: Option<String>,
+    recipient_name: String,
+}
+
+async fn prepare_row(conn: &mut PgConnection, order_id: i64) -> Result<Option<PrepareRow>, sqlx::Error> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT {ORDER_ROW},
+                    (SELECT id FROM invoice WHERE order_id = o.id AND kind = 'invoice') AS existing_invoice,
+                    nextval(pg_get_serial_sequence('invoice', 'id')) AS reserved_id,
+                    CASE WHEN u.is_active AND btrim(u.email) <> '' THEN btrim(u.email) END AS recipient_email,
+                    {} AS recipient_name
+             FROM orders o JOIN users u ON u.id = o.user_id WHERE o.id = $1",
+            crate::notices::DISPLAY_NAME
+        )
+    });
+    sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str())).bind(order_id).fetch_optional(conn).await
 }
 
 async fn item_rows(conn: &mut PgConnection, order_id: i64) -> Result<Vec<ItemRow>, sqlx::Error> {
@@ -256,6 +284,19 @@ async fn compose(
     known_payment: Option<PaymentDetails>,
 ) -> Result<Option<InvoiceDocument>, sqlx::Error> {
     let Some(o) = order_row(conn, order_id).await? else { return Ok(None) };
+    compose_with(conn, order_id, o, number, issued_at, s, known_payment).await.map(Some)
+}
+
+/// [`compose`] for an order row already read.
+async fn compose_with(
+    conn: &mut PgConnection,
+    order_id: i64,
+    o: OrderRow,
+    number: &str,
+    issued_at: DateTime<Utc>,
+    s: &InvoiceSettings<'_>,
+    known_payment: Option<PaymentDetails>,
+) -> Result<InvoiceDocument, sqlx::Error> {
     let items = item_rows(conn, order_id).await?;
     let history = match known_payment {
         Some(_) => None,
@@ -338,7 +379,7 @@ async fn compose(
     } else {
         DocumentKind::Invoice
     };
-    Ok(Some(InvoiceDocument {
+    Ok(InvoiceDocument {
         kind,
         number: number.to_owned(),
         issued_on: ist_date(issued_at),
@@ -360,7 +401,7 @@ async fn compose(
         payment,
         order_status_label: title_status(&o.status),
         support_email: s.support_email.to_owned(),
-    }))
+    })
 }
 
 /// Inserts an invoice row unless the order has one; `Some(id)` when this call created it.
@@ -439,8 +480,8 @@ pub fn razorpay_payment(payment_id: &str, amount: i64, at: DateTime<Utc>) -> Pay
 }
 
 /// Composes the invoice of an order being paid now by `payment` (its PaymentHistory, written
-/// with the number), reserves its id and enqueues its rendering. `None` when the order already
-/// has its invoice.
+/// with the number), with an id reserved for it, its rendering job and its email, in two reads.
+/// `None` when the order already has its invoice.
 pub async fn prepare(
     conn: &mut PgConnection,
     order_id: i64,
@@ -448,17 +489,17 @@ pub async fn prepare(
     payment: PaymentDetails,
     s: &InvoiceSettings<'_>,
 ) -> Result<Option<Prepared>, sqlx::Error> {
-    if invoice_id(conn, order_id).await?.is_some() {
-        return Ok(None);
-    }
-    let Some(doc) = compose(conn, order_id, "", issued_at, s, Some(payment)).await? else {
+    let Some(row) = prepare_row(conn, order_id).await? else {
         return Err(sqlx::Error::RowNotFound);
     };
-    let invoice_id: i64 =
-        sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('invoice', 'id'))").fetch_one(&mut *conn).await?;
-    // Visible with the invoice at the commit; a reserved id never inserted renders nothing.
-    jobs::enqueue(conn, &RenderInvoice { invoice_id }, Some(&render_key(invoice_id))).await?;
-    let email = crate::notices::PaymentReceived::prepare(conn, order_id).await?;
+    if row.existing_invoice.is_some() {
+        return Ok(None);
+    }
+    let email = row.recipient_email.map(|email| {
+        crate::notices::PaymentReceived::new(order_id, row.order.order_number.clone(), email, row.recipient_name)
+    });
+    let invoice_id = row.reserved_id;
+    let doc = compose_with(conn, order_id, row.order, "", issued_at, s, Some(payment)).await?;
     Ok(Some(Prepared { invoice_id, issued_at, doc, email }))
 }
 
@@ -473,9 +514,10 @@ pub struct PreparedRows {
     pub issued_at: DateTime<Utc>,
     /// `invoice.snapshot` with an empty `number`, which the statement sets.
     pub snapshot: serde_json::Value,
-    /// The "payment received" email with an empty `context.invoice_number`, which the
-    /// statement sets; `None` when the customer has no address.
-    pub email: Option<jobs::OutboxRow>,
+    /// The jobs to write with the invoice: its rendering, and the "payment received" email
+    /// (unless the customer has no address) whose empty `context.invoice_number` the statement
+    /// sets (`true` beside it).
+    pub jobs: Vec<(jobs::OutboxRow, bool)>,
 }
 
 impl Prepared {
@@ -488,8 +530,12 @@ impl Prepared {
         }
         let amount = doc.totals.total;
         let snapshot = serde_json::to_value(&doc).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let email = email.map(|e| e.job(invoice_id, "", amount)).transpose()?;
-        Ok(PreparedRows { invoice_id, amount: amount.paise(), issued_at, snapshot, email })
+        let mut jobs =
+            vec![(jobs::OutboxRow::of(&RenderInvoice { invoice_id }, Some(&render_key(invoice_id)))?, false)];
+        if let Some(email) = email {
+            jobs.push((email.job(invoice_id, "", amount)?, true));
+        }
+        Ok(PreparedRows { invoice_id, amount: amount.paise(), issued_at, snapshot, jobs })
     }
 }
 

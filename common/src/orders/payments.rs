@@ -47,6 +47,9 @@ pub struct Captured<'a> {
     pub amount: Option<i64>,
     /// The checkout signature, kept like the original did.
     pub signature: Option<&'a str>,
+    /// Checkout: the order id and customer the browser's request names. The payment applies
+    /// only to that order of that customer (else [`Applied::UnknownOrder`]).
+    pub expected: Option<(i64, i64)>,
 }
 
 /// Kinds of payment that are recorded but not fulfilled.
@@ -157,9 +160,13 @@ pub async fn apply_captured(
     let Some(order) = sqlx::query_as::<_, Locked>(
         "SELECT id, order_number, status, payment_status, (total_amount * 100)::bigint AS total, payment_completed_at,
                 invoice_number, invoice_date
-         FROM orders WHERE razorpay_order_id = $1 AND razorpay_order_id <> '' FOR UPDATE",
+         FROM orders WHERE razorpay_order_id = $1 AND razorpay_order_id <> ''
+                       AND ($2::bigint IS NULL OR (id = $2 AND user_id = $3))
+         FOR UPDATE",
     )
     .bind(payment.razorpay_order_id)
+    .bind(payment.expected.map(|(order, _)| order))
+    .bind(payment.expected.map(|(_, user)| user))
     .fetch_optional(&mut *conn)
     .await?
     else {
@@ -240,13 +247,14 @@ pub async fn apply_captured(
     // Last statement before the commit, and the only one while the invoice counter row is
     // locked (from here to the commit, so concurrent payments wait on it as briefly as
     // possible): the number, the order's copy of it, the PaymentHistory row and, for an invoice
-    // prepared above, the invoice row and the "payment received" email under that number.
+    // prepared above, the invoice row, its rendering job and the "payment received" email under
+    // that number (the jobs only with the invoice row: an order that had one keeps it).
     let fy = FinancialYear::of(now);
     let series = format!("{}/{}/", inv.invoice_prefix, fy.label());
     let rows = prepared.map(|p| p.rows(&series)).transpose()?;
-    let (invoice, email) = match rows {
-        Some(r) => (Some((r.invoice_id, r.amount, r.issued_at, r.snapshot)), r.email),
-        None => (None, None),
+    let (invoice, jobs) = match rows {
+        Some(r) => (Some((r.invoice_id, r.amount, r.issued_at, r.snapshot)), r.jobs),
+        None => (None, Vec::new()),
     };
     let (invoice_number, inserted): (String, Option<i64>) = sqlx::query_as(
         "WITH seq AS (
@@ -274,13 +282,18 @@ pub async fn apply_captured(
              FROM num WHERE $9::bigint IS NOT NULL
              ON CONFLICT (order_id) WHERE kind = 'invoice' DO NOTHING
              RETURNING id),
-         mail AS (
+         jobs AS (
              INSERT INTO job (queue, kind, payload, dedupe_key, max_attempts)
-             SELECT $13, $14, jsonb_set($15, '{context,invoice_number}', to_jsonb(n)), $16, $17
-             FROM num, inv WHERE $15::jsonb IS NOT NULL
+             SELECT j.queue, j.kind,
+                    CASE WHEN j.numbered THEN jsonb_set(j.payload, '{context,invoice_number}', to_jsonb(n))
+                         ELSE j.payload END,
+                    j.dedupe_key, j.max_attempts
+             FROM num, inv,
+                  unnest($13::text[], $14::text[], $15::jsonb[], $16::text[], $17::int[], $18::bool[])
+                      AS j(queue, kind, payload, dedupe_key, max_attempts, numbered)
              ON CONFLICT (dedupe_key) DO NOTHING
              RETURNING queue)
-         SELECT (SELECT n FROM num), (SELECT id FROM inv), (SELECT max(pg_notify($18, queue)::text) FROM mail)",
+         SELECT (SELECT n FROM num), (SELECT id FROM inv), (SELECT max(pg_notify($19, queue)::text) FROM jobs)",
     )
     .bind(order.id)
     .bind(payment.payment_id)
@@ -294,11 +307,12 @@ pub async fn apply_captured(
     .bind(invoice.as_ref().map(|i| i.1))
     .bind(invoice.as_ref().map(|i| i.2))
     .bind(invoice.as_ref().map(|i| &i.3))
-    .bind(email.as_ref().map(|e| e.queue))
-    .bind(email.as_ref().map(|e| e.kind))
-    .bind(email.as_ref().map(|e| &e.payload))
-    .bind(email.as_ref().and_then(|e| e.dedupe_key.as_deref()))
-    .bind(email.as_ref().map(|e| e.max_attempts))
+    .bind(jobs.iter().map(|(j, _)| j.queue).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|(j, _)| j.kind).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|(j, _)| j.payload.clone()).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|(j, _)| j.dedupe_key.clone()).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|(j, _)| j.max_attempts).collect::<Vec<_>>())
+    .bind(jobs.iter().map(|(_, numbered)| *numbered).collect::<Vec<_>>())
     .bind(crate::jobs::NOTIFY_CHANNEL)
     .fetch_one(&mut *conn)
     .await?;
@@ -428,8 +442,13 @@ pub async fn handle_webhook(
                     "payment not in INR: ignored".into()
                 }
                 (Some(order_id), Some(payment_id), Some(amount)) => {
-                    let captured =
-                        Captured { razorpay_order_id: order_id, payment_id, amount: Some(amount), signature: None };
+                    let captured = Captured {
+                        razorpay_order_id: order_id,
+                        payment_id,
+                        amount: Some(amount),
+                        signature: None,
+                        expected: None,
+                    };
                     match apply_captured(&mut tx, &captured, Source::Webhook, inv, now).await? {
                         Applied::Paid { invoice_number } => format!("paid, invoice {invoice_number}"),
                         Applied::AlreadyApplied { .. } => "already applied".into(),

@@ -191,6 +191,7 @@ async fn run(
                 payment_id: &p.id,
                 amount: Some(p.amount),
                 signature: None,
+                expected: None,
             };
             match payments::apply_captured(&mut tx, &captured, Source::Sweep, inv, now).await? {
                 Applied::Paid { .. } => report.paid += 1,
