@@ -226,7 +226,7 @@ pub async fn seed_catalog(pool: &PgPool, cfg: &Config, admin_id: Option<i64>) ->
         for variant in 0..2u8 {
             seed_image(pool, cfg, *kind, *id, n, variant).await?;
         }
-        let mut tx = pool.begin().await?;
+        let mut tx = common::db::begin(pool).await?;
         for (order, (name, optional)) in [
             ("Collect candidate photo and party symbol", false),
             ("Design and get approval", false),

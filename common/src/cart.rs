@@ -69,16 +69,17 @@ pub async fn find(pool: &PgPool, user_id: i64) -> Result<Option<CartRow>, sqlx::
 /// Loads the lines of a cart with their products: the lines, then the products of each type in
 /// one batch ([`products::get_many`]), whatever the number of lines.
 pub async fn load(pool: &PgPool, cart: CartRow) -> Result<Cart, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
     let rows: Vec<(i64, String, i64, i32, DateTime<Utc>)> = sqlx::query_as(
         "SELECT id, product_type, product_id, quantity, added_at FROM cart_item WHERE cart_id = $1 ORDER BY added_at, id",
     )
     .bind(cart.id)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut found: HashMap<(ProductType, i64), Product> = HashMap::new();
     for kind in [ProductType::Package, ProductType::Campaign] {
         let ids: Vec<i64> = rows.iter().filter(|r| ProductType::parse(&r.1) == Some(kind)).map(|r| r.2).collect();
-        for product in products::get_many(pool, kind, &ids).await? {
+        for product in products::get_many(&mut conn, kind, &ids).await? {
             found.insert((kind, product.id), product);
         }
     }
@@ -112,7 +113,7 @@ pub async fn add(
     product_id: i64,
     quantity: i32,
 ) -> Result<CartRow, AddError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let active: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT EXISTS (SELECT 1 FROM {} WHERE id = $1 AND is_active)",
         kind.table()
@@ -147,7 +148,7 @@ pub async fn add(
 
 /// Removes a line of the user's cart; `false` when the cart has no such line.
 pub async fn remove(pool: &PgPool, cart_id: i64, line_id: i64) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let done = sqlx::query("DELETE FROM cart_item WHERE id = $1 AND cart_id = $2")
         .bind(line_id)
         .bind(cart_id)
@@ -163,7 +164,7 @@ pub async fn remove(pool: &PgPool, cart_id: i64, line_id: i64) -> Result<bool, s
 
 /// Empties the cart.
 pub async fn clear(pool: &PgPool, cart_id: i64) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     sqlx::query("DELETE FROM cart_item WHERE cart_id = $1").bind(cart_id).execute(&mut *tx).await?;
     touch(&mut tx, cart_id).await?;
     tx.commit().await?;

@@ -63,3 +63,20 @@ pub fn is_unique_violation(err: &sqlx::Error, constraint: &str) -> bool {
         _ => false,
     }
 }
+
+/// Starts a transaction on a pooled connection, in a task of its own so that `BEGIN` completes
+/// even when the caller is dropped while it is in flight (a client gone, a timeout).
+///
+/// sqlx 0.9 counts a transaction only once the server has answered its `BEGIN`: a caller dropped
+/// in between returns the connection to the pool inside a transaction sqlx does not know of, and
+/// the next borrower's statements run in it, uncommitted until someone's `COMMIT` on that
+/// connection, lost if it closes first. Seen under `scripts/bench` (wrk closes its connections
+/// mid-request at the end of a run: PostgreSQL's "there is already a transaction in progress").
+/// In its own task the `BEGIN` is answered and counted, and a transaction nobody takes is
+/// dropped, so rolled back, like any other. Use it instead of `Pool::begin` (clippy.toml).
+pub async fn begin(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let pool = pool.clone();
+    #[allow(clippy::disallowed_methods)]
+    let started = tokio::spawn(async move { pool.begin().await }).await;
+    started.unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("the task starting a transaction failed: {e}"))))
+}

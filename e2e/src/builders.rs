@@ -678,7 +678,7 @@ impl OrderBuilder {
         }
         let number = self.number.clone().unwrap_or_else(|| create::new_order_number(now));
         let status = self.status.unwrap_or(OrderStatus::PendingPayment);
-        let mut tx = app.pool.begin().await.unwrap();
+        let mut tx = common::db::begin(&app.pool).await.unwrap();
         let actor = Actor::User(self.user_id);
         let id = create::insert_order(&mut tx, self.user_id, &number, status, billing, &lines, actor, "Order created")
             .await
@@ -852,7 +852,7 @@ impl NotificationBuilder {
 
     /// Creates the notification; returns its id.
     pub async fn create(self, app: &TestApp) -> i64 {
-        let mut tx = app.pool.begin().await.unwrap();
+        let mut tx = common::db::begin(&app.pool).await.unwrap();
         notify_user(&mut tx, self.user_id, &self.kind, &self.title, &self.message, self.order_id).await.unwrap();
         let id: i64 = sqlx::query_scalar("SELECT max(id) FROM notification WHERE user_id = $1")
             .bind(self.user_id)
@@ -977,7 +977,7 @@ impl LegacyOrderBuilder {
             None => self.lines.iter().map(|(_, _, q, p)| paise(p) * i64::from(*q)).sum(),
         };
         let number = self.number.unwrap_or_else(|| create::new_order_number(Utc::now()));
-        let mut tx = app.pool.begin().await.unwrap();
+        let mut tx = common::db::begin(&app.pool).await.unwrap();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO orders (user_id, order_number, total_amount, status, payment_status, assigned_to_id,
                                  invoice_number)

@@ -511,7 +511,7 @@ async fn signup(
         is_staff: false,
         is_superuser: false,
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = common::db::begin(&state.pool).await?;
     let user = users::create(&mut tx, &new).await.map_err(|e| match e {
         UserWriteError::UsernameTaken => AuthError::UsernameTaken.into(),
         UserWriteError::PhoneTaken => AuthError::PhoneTaken.into(),
@@ -654,7 +654,7 @@ async fn password_change(
     password::check_policy(&new_password, &auth.user.username).map_err(AuthError::Weak)?;
     let hash = state.hasher.hash(new_password).await.map_err(ApiError::internal)?;
     let keep = auth.claims.sid;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = common::db::begin(&state.pool).await?;
     users::set_password(&mut tx, auth.user.id, &hash).await?;
     sessions::revoke_all(&mut tx, auth.user.id, keep).await?;
     tx.commit().await?;

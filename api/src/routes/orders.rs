@@ -46,10 +46,11 @@ async fn load_own(state: &AppState, id: i64, user_id: i64) -> ApiResult<OrderRow
     order_db::get(&state.pool, id, Some(user_id)).await?.ok_or_else(order_not_found)
 }
 
-/// One of the user's orders as §3 Order.
+/// One of the user's orders as §3 Order (its reads on one connection).
 async fn own_order(state: &AppState, id: i64, user_id: i64) -> ApiResult<Order> {
-    let order = load_own(state, id, user_id).await?;
-    let loaded = OrdersWithLines::load(&state.pool, vec![order]).await?;
+    let mut conn = state.pool.acquire().await?;
+    let order = order_db::get(&mut *conn, id, Some(user_id)).await?.ok_or_else(order_not_found)?;
+    let loaded = OrdersWithLines::load(&mut conn, vec![order]).await?;
     let order = loaded.orders.first().ok_or_else(order_not_found)?;
     Ok(Order::new(&state.cfg.public_base_url, order, &loaded))
 }
@@ -64,8 +65,9 @@ async fn created_answer(state: &AppState, id: i64, user_id: i64) -> ApiResult<Cr
     let mut left = 6;
     loop {
         let read = async {
-            let row = load_own(state, id, user_id).await?;
-            let loaded = OrdersWithLines::load(&state.pool, vec![row.clone()]).await?;
+            let mut conn = state.pool.acquire().await?;
+            let row = order_db::get(&mut *conn, id, Some(user_id)).await?.ok_or_else(order_not_found)?;
+            let loaded = OrdersWithLines::load(&mut conn, vec![row.clone()]).await?;
             let order = loaded.orders.first().ok_or_else(order_not_found)?;
             ApiResult::Ok(CreatedOrder {
                 order: Order::new(&state.cfg.public_base_url, order, &loaded),
@@ -278,7 +280,7 @@ async fn payment_success(
             signature: Some(&checkout.signature),
             expected: Some((id, auth.user.id)),
         };
-        let mut tx = state.pool.begin().await?;
+        let mut tx = common::db::begin(&state.pool).await?;
         let applied = payments::apply_captured(
             &mut tx,
             &captured,
@@ -338,8 +340,9 @@ async fn payment_history(
 #[utoipa::path(get, path = "/api/orders/my-orders/", tag = "orders", security(("bearer" = [])),
     responses((status = 200, body = Vec<Order>), (status = 401)))]
 async fn my_orders(State(state): State<AppState>, Signed(auth): Signed) -> ApiResult<Json<Vec<Order>>> {
-    let orders = order_db::list_for_user(&state.pool, auth.user.id).await?;
-    let loaded = OrdersWithLines::load(&state.pool, orders).await?;
+    let mut conn = state.pool.acquire().await?;
+    let orders = order_db::list_for_user(&mut *conn, auth.user.id).await?;
+    let loaded = OrdersWithLines::load(&mut conn, orders).await?;
     Ok(Json(Order::all(&state.cfg.public_base_url, &loaded)))
 }
 

@@ -229,7 +229,7 @@ async fn create_user(
         is_staff: false,
         is_superuser: false,
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = common::db::begin(&state.pool).await?;
     let user = users::create(&mut tx, &new).await.map_err(taken)?;
     notices::welcome(&mut tx, user.id, &state.cfg.jwt_secret, state.cfg.welcome_link_ttl).await?;
     tx.commit().await?;

@@ -78,7 +78,7 @@ pub async fn request(
     if accounts.is_empty() {
         return Ok(0);
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     for user in &accounts {
         let id = create_token_row(&mut tx, user.id, &settings.secret, settings.ttl, ip).await?;
         jobs::enqueue(&mut tx, &SendPasswordReset { reset_id: id, welcome: false }, Some(&message_key(id))).await?;
@@ -199,7 +199,7 @@ pub async fn is_usable(pool: &PgPool, token: &str) -> Result<bool, sqlx::Error> 
 /// Uses the token: sets the (already hashed) password, spends every outstanding reset token of
 /// the account, signs out every session.
 pub async fn confirm(pool: &PgPool, token: &str, new_hash: &str) -> Result<i64, ConfirmError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let row: Option<(i64, i64)> = sqlx::query_as(
         "SELECT t.id, t.user_id FROM password_reset_token t JOIN users u ON u.id = t.user_id
          WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now() AND u.is_active

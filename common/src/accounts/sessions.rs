@@ -94,7 +94,7 @@ pub enum Rotation {
 
 /// Exchanges a refresh token for a new one in the same family.
 pub async fn rotate(pool: &PgPool, token: &str, ttl: Duration, client: &ClientInfo) -> Result<Rotation, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let row: Option<(i64, i64, Uuid, bool, bool, bool)> = sqlx::query_as(
         "SELECT id, user_id, family_id, used_at IS NOT NULL, revoked_at IS NOT NULL, expires_at <= now()
          FROM refresh_token WHERE token_hash = $1 FOR UPDATE",

@@ -301,7 +301,7 @@ pub enum AccountChangeError {
 /// Changes the role. The active admins are locked first, so two admins demoting each other at
 /// once cannot leave the shop without one.
 pub async fn set_role(pool: &PgPool, id: i64, role: Role) -> Result<User, AccountChangeError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let admins: Vec<i64> =
         sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin' AND is_active ORDER BY id FOR UPDATE")
             .fetch_all(&mut *tx)
@@ -325,7 +325,7 @@ pub async fn set_role(pool: &PgPool, id: i64, role: Role) -> Result<User, Accoun
 /// with any payment or issued invoice is kept: a GST-registered shop must keep its invoices. The
 /// user's orders are locked first, so a payment landing meanwhile waits and is never cascaded away.
 pub async fn delete(pool: &PgPool, id: i64) -> Result<String, AccountChangeError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let exists: Option<i64> =
         sqlx::query_scalar("SELECT id FROM users WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *tx).await?;
     if exists.is_none() {

@@ -177,7 +177,7 @@ pub async fn request(
     .bind(ABANDONED_AFTER_HOURS)
     .execute(pool)
     .await?;
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let status = if kind == RunKind::Cli { "running" } else { "queued" };
     let inserted = sqlx::query_scalar::<_, i64>(
         "INSERT INTO backup_run (kind, status, requested_by, started_at)

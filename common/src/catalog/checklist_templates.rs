@@ -179,7 +179,7 @@ pub async fn delete<'e>(db: impl PgExecutor<'e>, id: i64) -> Result<DeleteOutcom
 /// `None`, with nothing changed, when any id does not exist. A repeated id takes its last order.
 pub async fn reorder(pool: &PgPool, orders: &[(i64, i32)]) -> Result<Option<Vec<TemplateItem>>, sqlx::Error> {
     let (ids, positions) = last_wins(orders);
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let updated = sqlx::query(
         r#"UPDATE checklist_template_item t SET "order" = v.position
            FROM unnest($1::bigint[], $2::int[]) AS v(id, position)

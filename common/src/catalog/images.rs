@@ -101,7 +101,7 @@ pub async fn create(
     product_id: i64,
     new: &NewImage,
 ) -> Result<ImageRow, CreateImageError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     lock_product(&mut tx, kind.as_str(), product_id).await?;
     if !super::product_exists(&mut *tx, kind, product_id).await? {
         return Err(CreateImageError::ProductMissing);
@@ -142,7 +142,7 @@ pub async fn create(
 
 /// Applies a change; `None` when there is no such image.
 pub async fn update(pool: &PgPool, id: i64, patch: &ImagePatch) -> Result<Option<ImageRow>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let Some(current) = fetch_locked(&mut tx, id).await? else { return Ok(None) };
     if patch.is_primary == Some(true) {
         unset_primary(&mut tx, &current.product_type, current.product_id, id).await?;
@@ -191,7 +191,7 @@ pub fn stored_media(row: &ImageRow) -> DeleteStoredMedia {
 /// Deletes image `id`; when it was primary the next by order becomes primary. Its stored files
 /// are removed by a job enqueued in the same transaction. `false` when there is no such image.
 pub async fn delete(pool: &PgPool, id: i64) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let Some(row) = fetch_locked(&mut tx, id).await? else { return Ok(false) };
     sqlx::query("DELETE FROM product_image WHERE id = $1").bind(id).execute(&mut *tx).await?;
     if row.is_primary {
@@ -217,7 +217,7 @@ pub async fn delete(pool: &PgPool, id: i64) -> Result<bool, sqlx::Error> {
 /// Sets each listed image's order; `None` (nothing changed) when any id does not exist.
 /// Returns the images in the order given.
 pub async fn reorder(pool: &PgPool, items: &[(i64, i32)]) -> Result<Option<Vec<ImageRow>>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
     let found: i64 = sqlx::query_scalar("SELECT count(DISTINCT id) FROM product_image WHERE id = ANY($1)")
         .bind(&ids)
@@ -255,7 +255,7 @@ pub async fn finish_store(
     image: &str,
     thumbnail: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let done = sqlx::query("UPDATE product_image SET image = $3, thumbnail = $4 WHERE id = $1 AND image = $2")
         .bind(id)
         .bind(staged)

@@ -190,14 +190,13 @@ async fn get_in(
 
 /// Products of one type by id (active or not), with their items and images, in two queries
 /// whatever their number; missing ids are left out.
-pub async fn get_many(pool: &PgPool, kind: ProductType, ids: &[i64]) -> Result<Vec<Product>, sqlx::Error> {
+pub async fn get_many(conn: &mut PgConnection, kind: ProductType, ids: &[i64]) -> Result<Vec<Product>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut conn = pool.acquire().await?;
     let sql = format!("{} WHERE p.id = ANY($1)", select(kind));
     let mut rows: Vec<Product> = sqlx::query_as(AssertSqlSafe(sql)).bind(ids).fetch_all(&mut *conn).await?;
-    attach(&mut conn, kind, &mut rows).await?;
+    attach(conn, kind, &mut rows).await?;
     Ok(rows)
 }
 
@@ -388,7 +387,7 @@ pub async fn create(
     input: &ProductInput,
     user_id: Option<i64>,
 ) -> Result<Product, ProductWriteError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let sql = match kind {
         ProductType::Package => {
             "INSERT INTO package (name, price, description, features, deliverables, is_active, created_by_id, hsn_sac, gst_rate)
@@ -433,7 +432,7 @@ pub async fn update(
     input: &ProductInput,
     user_id: Option<i64>,
 ) -> Result<Option<Product>, ProductWriteError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let Some(before) = lock(&mut tx, kind, id).await? else { return Ok(None) };
     let sql = match kind {
         ProductType::Package => {
@@ -504,7 +503,7 @@ pub async fn delete(
     id: i64,
     user_id: Option<i64>,
 ) -> Result<bool, ProductWriteError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let Some(before) = lock(&mut tx, kind, id).await? else { return Ok(false) };
     let held: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM order_item oi JOIN orders o ON o.id = oi.order_id
@@ -586,7 +585,7 @@ pub async fn toggle_status(
     id: i64,
     user_id: Option<i64>,
 ) -> Result<Option<Product>, ProductWriteError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let Some(before) = lock(&mut tx, kind, id).await? else { return Ok(None) };
     let now_active = !before.is_active;
     sqlx::query(AssertSqlSafe(format!("UPDATE {} SET is_active = $2, updated_at = now() WHERE id = $1", kind.table())))
@@ -630,7 +629,7 @@ pub const MAX_POPULAR: i64 = 3;
 
 /// Toggles `is_popular` (§7.6): on → last position; off → 0 and the rest renumbered 1…n.
 pub async fn toggle_popular(pool: &PgPool, kind: ProductType, id: i64) -> Result<Option<Product>, ProductWriteError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     lock_popular(&mut tx, kind).await?;
     let Some(before) = lock(&mut tx, kind, id).await? else { return Ok(None) };
     if before.is_popular {
@@ -668,7 +667,7 @@ pub async fn toggle_popular(pool: &PgPool, kind: ProductType, id: i64) -> Result
 
 /// Sets the 1-based position of each listed popular product; returns the popular list.
 pub async fn reorder_popular(pool: &PgPool, kind: ProductType, ids: &[i64]) -> Result<Vec<Product>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     lock_popular(&mut tx, kind).await?;
     for (position, id) in ids.iter().enumerate() {
         sqlx::query(AssertSqlSafe(format!(

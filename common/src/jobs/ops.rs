@@ -209,7 +209,7 @@ pub async fn list(
         return Ok((count, Vec::new()));
     }
     let (now, rows): (DateTime<Utc>, Vec<RawRow>) = {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::begin(pool).await?;
         let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(&mut *tx).await?;
         // `filter` is one of the fixed predicates of `JobState`.
         let rows = sqlx::query_as(AssertSqlSafe(format!(
@@ -339,7 +339,7 @@ fn retryable(status: &str) -> bool {
 /// error kept), records the retry and wakes the dispatchers as [`super::enqueue`] does; the job
 /// then runs through the usual path.
 pub async fn retry(pool: &PgPool, queue: Queue, job_id: i64, admin_id: i64) -> Result<Action<JobRow>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let Some((kind, status, attempts, last_error, _)) = lock(&mut tx, queue, job_id).await? else {
         return Ok(Action::NotFound);
     };
@@ -432,7 +432,7 @@ pub async fn discard(
     job_id: i64,
     admin_id: i64,
 ) -> Result<Action<()>, DiscardError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let Some((kind, status, attempts, last_error, pushes)) = lock(&mut tx, queue, job_id).await? else {
         return Ok(Action::NotFound);
     };

@@ -111,7 +111,7 @@ pub async fn complete_many(pool: &PgPool, jobs: &[(i64, i32)]) -> Result<(), sql
 /// (a sent email's record, an invoice or credit-note number): handlers commit those themselves,
 /// durably, and a durable commit also flushes every earlier relaxed one.
 pub async fn relaxed(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
     Ok(tx)
 }

@@ -423,7 +423,7 @@ struct LockedOrder {
 /// first time is announced to the admins (`progress_update`). Unticking never moves the status
 /// back and never announces again.
 pub async fn tick(pool: &PgPool, item_id: i64, completed: bool, actor: &User) -> Result<Ticked, TickError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let order: Option<LockedOrder> = sqlx::query_as(
         "SELECT o.id, o.order_number, o.status, o.assigned_to_id, c.id AS checklist_id
          FROM checklist_item i JOIN order_checklist c ON c.id = i.checklist_id JOIN orders o ON o.id = c.order_id

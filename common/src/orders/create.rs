@@ -338,7 +338,7 @@ pub async fn from_cart(
             rzp_order.check(t.total).map_err(CreateError::Provider)?;
             razorpay_order_id = rzp_order.id;
         }
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::begin(pool).await?;
         let (cart_id, now_lines) = priced_cart(&mut tx, user_id, billing, tax, true).await?;
         if fingerprint(&now_lines) != fingerprint(&lines) {
             tx.rollback().await?;

@@ -584,7 +584,7 @@ pub async fn ensure_invoice(
     if !invoiceable(pool, order_id).await? {
         return Ok(None);
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let id = legacy_issue(&mut tx, order_id, s, now).await?;
     tx.commit().await?;
     Ok(id)

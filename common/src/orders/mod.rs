@@ -397,13 +397,13 @@ pub struct LineProducts(HashMap<(ProductType, i64), Product>);
 
 impl LineProducts {
     /// Loads the products of `items`: one batch per product type, whatever the number of lines.
-    pub async fn load(pool: &PgPool, items: &[OrderItem]) -> Result<Self, sqlx::Error> {
+    pub async fn load(conn: &mut PgConnection, items: &[OrderItem]) -> Result<Self, sqlx::Error> {
         let mut out = HashMap::new();
         for kind in [ProductType::Package, ProductType::Campaign] {
             let mut ids: Vec<i64> = items.iter().filter(|i| i.kind() == Some(kind)).map(|i| i.product_id).collect();
             ids.sort_unstable();
             ids.dedup();
-            for product in products::get_many(pool, kind, &ids).await? {
+            for product in products::get_many(conn, kind, &ids).await? {
                 out.insert((kind, product.id), product);
             }
         }
@@ -429,11 +429,12 @@ pub struct OrdersWithLines {
 }
 
 impl OrdersWithLines {
-    /// Loads the lines and products of `orders` (three or four queries in all).
-    pub async fn load(pool: &PgPool, orders: Vec<Order>) -> Result<Self, sqlx::Error> {
+    /// Loads the lines and products of `orders` (three or four queries in all, on one
+    /// connection).
+    pub async fn load(conn: &mut PgConnection, orders: Vec<Order>) -> Result<Self, sqlx::Error> {
         let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
-        let items = items(pool, &ids).await?;
-        let products = LineProducts::load(pool, &items).await?;
+        let items = items(&mut *conn, &ids).await?;
+        let products = LineProducts::load(conn, &items).await?;
         let mut lines: HashMap<i64, Vec<OrderItem>> = HashMap::new();
         for item in items {
             lines.entry(item.order_id).or_default().push(item);
@@ -467,22 +468,22 @@ pub async fn get<'e>(db: impl PgExecutor<'e>, id: i64, user_id: Option<i64>) -> 
 }
 
 /// A user's orders, newest first.
-pub async fn list_for_user(pool: &PgPool, user_id: i64) -> Result<Vec<Order>, sqlx::Error> {
+pub async fn list_for_user<'e>(db: impl PgExecutor<'e>, user_id: i64) -> Result<Vec<Order>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM orders o WHERE o.user_id = $1 ORDER BY o.created_at DESC, o.id DESC"
     )))
     .bind(user_id)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
 }
 
 /// The lines of some orders, in insertion order.
-pub async fn items(pool: &PgPool, order_ids: &[i64]) -> Result<Vec<OrderItem>, sqlx::Error> {
+pub async fn items<'e>(db: impl PgExecutor<'e>, order_ids: &[i64]) -> Result<Vec<OrderItem>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ITEM_COLUMNS} FROM order_item i WHERE i.order_id = ANY($1) ORDER BY i.order_id, i.id"
     )))
     .bind(order_ids)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
 }
 

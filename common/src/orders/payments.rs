@@ -419,7 +419,7 @@ pub async fn handle_webhook(
     now: DateTime<Utc>,
 ) -> Result<WebhookOutcome, sqlx::Error> {
     let name = event["event"].as_str().unwrap_or("").chars().take(60).collect::<String>();
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let stored: Option<i64> = sqlx::query_scalar(
         "INSERT INTO payment_event (event_id, event, payload) VALUES ($1, $2, $3)
          ON CONFLICT (event_id) DO NOTHING RETURNING id",

@@ -181,7 +181,7 @@ async fn run(
                 continue;
             }
         };
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::begin(pool).await?;
         // Only captured INR payments of this very order count (the API's answer is checked too).
         for p in found.iter().filter(|p| {
             p.is_captured() && p.currency == "INR" && p.order_id.as_deref().is_none_or(|o| o == razorpay_order_id)

@@ -253,7 +253,7 @@ pub async fn create(
     inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
 ) -> Result<Refund, RefundError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let order: Option<(i64, i64)> = sqlx::query_as(
         "SELECT (SELECT (COALESCE(SUM(amount), 0) * 100)::bigint FROM payment_record WHERE order_id = o.id),
                 (SELECT (COALESCE(SUM(amount), 0) * 100)::bigint FROM refund
@@ -337,7 +337,7 @@ async fn send(
 ) -> Result<Refund, RefundError> {
     let Outgoing { id, payment_id, amount, key } = refund;
     let result = rzp.refund(payment_id, amount, key, json!({"refund_id": id.to_string()})).await;
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     match result {
         Ok(r) => {
             sqlx::query("UPDATE refund SET razorpay_refund_id = $2 WHERE id = $1 AND razorpay_refund_id IS NULL")
@@ -409,7 +409,7 @@ pub async fn sync_pending(
         match (refund_id, payment_id) {
             (Some(refund_id), _) => match rzp.fetch_refund(&refund_id).await {
                 Ok(r) if r.status == "processed" || r.status == "failed" => {
-                    let mut tx = pool.begin().await?;
+                    let mut tx = crate::db::begin(pool).await?;
                     changed += usize::from(settle(&mut tx, &refund_id, &r.status, inv, now).await?);
                     tx.commit().await?;
                 }

@@ -287,7 +287,7 @@ pub async fn submit(
     item_id: i64,
     values: &[NewSubmission],
 ) -> Result<Outcome, ResourceError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let order = lock_open(&mut tx, order_id, user_id, item_id).await?;
     let mut replaced = Vec::new();
     for v in values {
@@ -346,7 +346,7 @@ pub async fn upload_legacy(
     item_id: i64,
     upload: &LegacyUpload,
 ) -> Result<LegacyRecorded, ResourceError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let order = lock_open(&mut tx, order_id, user_id, item_id).await?;
     let inserted = sqlx::query_as::<_, StaticResource>(
         "INSERT INTO order_resource (order_item_id, candidate_photo, party_logo, campaign_slogan, preferred_date,

@@ -262,7 +262,7 @@ async fn a_change_made_with_plain_sql_reaches_every_process_within_a_second() {
         warm(app, proxy, &detail).await;
         warm(app, proxy, &format!("/api/products/package/{id}/images/")).await;
     }
-    let mut tx = seed.pool.begin().await.unwrap();
+    let mut tx = common::db::begin(&seed.pool).await.unwrap();
     sqlx::query("UPDATE package SET price = 777, name = 'Sql Kit 2' WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)

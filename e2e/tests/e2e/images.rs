@@ -166,7 +166,7 @@ async fn images_upload_is_served_at_once_then_stored_locally_with_a_thumbnail() 
     assert_eq!(body["primary_image"]["thumbnail"], stored["thumbnail"]);
 
     // A second run of the done job changes nothing.
-    let mut tx = app.pool.begin().await.unwrap();
+    let mut tx = common::db::begin(&app.pool).await.unwrap();
     common::jobs::enqueue(&mut tx, &common::jobs::StoreProductImage { image_id: id }, None).await.unwrap();
     tx.commit().await.unwrap();
     app.eventually(WAIT, || async {

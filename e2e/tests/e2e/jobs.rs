@@ -350,7 +350,7 @@ async fn a_written_job_notifies_the_dispatcher_once_and_a_deduplicated_or_rolled
     let first = jobs::enqueue(&mut conn, &job, Some("notify-once")).await.unwrap();
     assert!(first.is_some());
     assert!(jobs::enqueue(&mut conn, &job, Some("notify-once")).await.unwrap().is_none());
-    let mut tx = app.pool.begin().await.unwrap();
+    let mut tx = common::db::begin(&app.pool).await.unwrap();
     assert!(jobs::enqueue(&mut tx, &job, Some("rolled-back")).await.unwrap().is_some());
     tx.rollback().await.unwrap();
 

@@ -11,6 +11,7 @@ mod auth_cache;
 mod auth_tokens;
 mod backups;
 mod builders;
+mod cancellation;
 mod cart;
 mod catalog;
 mod catalog_cache;

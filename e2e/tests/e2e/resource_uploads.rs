@@ -994,7 +994,7 @@ async fn the_prune_removes_old_unreferenced_staged_files_only() {
     .execute(&app.pool)
     .await
     .unwrap();
-    let mut tx = app.pool.begin().await.unwrap();
+    let mut tx = common::db::begin(&app.pool).await.unwrap();
     common::jobs::enqueue(&mut tx, &common::jobs::PruneExpired { keep_jobs_days: 14 }, None).await.unwrap();
     tx.commit().await.unwrap();
     let pruned =

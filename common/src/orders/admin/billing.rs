@@ -22,7 +22,7 @@ pub async fn update(
     let billing =
         billing::validate(&changes.over(order), &default_name, &tax.seller_state).map_err(DeskError::Billing)?;
     let id = order.id;
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     if lock(&mut tx, id).await?.invoice_number.is_some() {
         return Err(DeskError::InvoiceIssued);
     }

@@ -213,7 +213,7 @@ pub async fn load(pool: &PgPool, id: i64, only_assignee: Option<i64>) -> Result<
         return Ok(None);
     }
     let items = items(pool, &[id]).await?;
-    let products = LineProducts::load(pool, &items).await?;
+    let products = LineProducts::load(&mut *pool.acquire().await?, &items).await?;
     let (statics, dynamics) = resources(pool, id).await?;
     let checklist = checklist::load(pool, id).await?;
     let payment_records = payment_records(pool, id).await?;

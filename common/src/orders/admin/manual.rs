@@ -138,7 +138,7 @@ pub async fn create(
     let billing =
         billing::validate(&m.billing, m.customer.name.trim(), &tax.seller_state).map_err(ManualError::Billing)?;
     let intra = billing.intra_state(&tax.seller_state);
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let mut lines = Vec::with_capacity(m.items.len());
     for item in &m.items {
         let row: Option<(i64, String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

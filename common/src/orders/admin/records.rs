@@ -144,7 +144,7 @@ pub async fn record_payment(
     inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
 ) -> Result<Recorded, DeskError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let order = lock(&mut tx, id).await?;
     let record = insert_record(&mut tx, id, p, Some(actor), now).await?;
     if p.proof.as_deref().is_some_and(|proof| proof.starts_with(&format!("{}/", crate::media::PRIVATE_STAGING_DIR))) {

@@ -18,7 +18,7 @@ pub async fn update_status(
     reason: &str,
     actor: i64,
 ) -> Result<(), DeskError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let order = lock(&mut tx, id).await?;
     if order.status == new.as_str() {
         return Err(DeskError::SameStatus);
@@ -64,7 +64,7 @@ pub async fn update_payment_status(
     inv: &InvoiceSettings<'_>,
     now: DateTime<Utc>,
 ) -> Result<String, DeskError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let order = lock(&mut tx, id).await?;
     sqlx::query("UPDATE orders SET payment_status = $2, updated_at = now() WHERE id = $1")
         .bind(id)
@@ -140,7 +140,7 @@ pub(super) async fn assign_in(
 /// `assign/`: sets the assignee, moves to assigned, builds the checklist if missing, notifies
 /// the assignee. Returns the assignee's username.
 pub async fn assign(pool: &PgPool, id: i64, staff_id: i64, actor: i64) -> Result<String, DeskError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin(pool).await?;
     let order = lock(&mut tx, id).await?;
     let assignment = Assignment { id, order_number: &order.order_number, status: &order.status };
     let username = assign_in(&mut tx, assignment, staff_id, actor, true).await??;
