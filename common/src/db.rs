@@ -21,8 +21,25 @@ pub fn pool(cfg: &Config) -> Result<PgPool, sqlx::Error> {
     Ok(PgPoolOptions::new()
         .max_connections(cfg.database_max_connections)
         .acquire_timeout(cfg.database_acquire_timeout)
+        // sqlx tests every connection it takes back (a round trip on its release) and, by
+        // default, again before lending it: two round trips beside every checkout's own
+        // statements. Under load a connection is lent again within milliseconds of that first
+        // test, so only one that has sat idle is tested again (PostgreSQL may have restarted or
+        // cut it meanwhile); a broken one is closed and another is lent.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= RETEST_IDLE_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options))
 }
+
+/// A pooled connection idle this long is tested before it is lent again.
+pub const RETEST_IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Applies pending migrations.
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {

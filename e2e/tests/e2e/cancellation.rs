@@ -40,3 +40,22 @@ async fn a_transaction_dropped_while_it_begins_leaves_no_open_transaction_behind
     }
     assert_eq!(stale, 0, "connections left inside a transaction after a dropped BEGIN");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_connection_cut_while_idle_is_replaced_before_it_is_lent() {
+    let app = TestAppBuilder::new().spawn().await;
+    let mut cfg = app.cfg.clone();
+    cfg.database_max_connections = 1;
+    let pool = common::db::pool(&cfg).unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&pool).await.unwrap();
+    // PostgreSQL ends the pooled connection's backend (as a restart or a proxy would) while it
+    // sits idle past the retest delay.
+    let ended: bool =
+        sqlx::query_scalar("SELECT pg_terminate_backend($1)").bind(pid).fetch_one(&app.pool).await.unwrap();
+    assert!(ended);
+    tokio::time::sleep(common::db::RETEST_IDLE_AFTER + Duration::from_millis(200)).await;
+    // The dead connection is found by the test before lending and replaced: no error reaches
+    // the borrower.
+    let next: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&pool).await.unwrap();
+    assert_ne!(next, pid);
+}
