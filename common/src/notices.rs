@@ -120,22 +120,25 @@ fn email(
 /// "We have received your order" to the customer of a new order (website and manual orders).
 /// Key `order_placed:{order_id}`. The order, its customer and its lines are read in one query.
 pub async fn order_placed(conn: &mut PgConnection, order_id: i64) -> Result<(), sqlx::Error> {
-    let row: Option<(String, i64, String, String, String, serde_json::Value)> = sqlx::query_as(
-        "SELECT o.order_number, (o.total_amount * 100)::bigint, o.status, btrim(u.email),
-                COALESCE(NULLIF(btrim(btrim(u.first_name) || ' ' || btrim(u.last_name)), ''), u.username),
-                COALESCE((SELECT json_agg(json_build_object(
-                              'name', COALESCE(CASE i.product_type
-                                                   WHEN 'package' THEN (SELECT name FROM package WHERE id = i.product_id)
-                                                   ELSE (SELECT name FROM campaign WHERE id = i.product_id) END, $2),
-                              'quantity', i.quantity) ORDER BY i.id)
-                          FROM order_item i WHERE i.order_id = o.id), '[]'::json)
-         FROM orders o JOIN users u ON u.id = o.user_id AND u.is_active AND btrim(u.email) <> ''
-         WHERE o.id = $1",
-    )
-    .bind(order_id)
-    .bind(checklist::UNKNOWN_PRODUCT)
-    .fetch_optional(&mut *conn)
-    .await?;
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "SELECT o.order_number, (o.total_amount * 100)::bigint, o.status, btrim(u.email), {DISPLAY_NAME},
+                    COALESCE((SELECT json_agg(json_build_object(
+                                  'name', COALESCE(CASE i.product_type
+                                                       WHEN 'package' THEN (SELECT name FROM package WHERE id = i.product_id)
+                                                       ELSE (SELECT name FROM campaign WHERE id = i.product_id) END, $2),
+                                  'quantity', i.quantity) ORDER BY i.id)
+                              FROM order_item i WHERE i.order_id = o.id), '[]'::json)
+             FROM orders o JOIN users u ON u.id = o.user_id AND u.is_active AND btrim(u.email) <> ''
+             WHERE o.id = $1"
+        )
+    });
+    let row: Option<(String, i64, String, String, String, serde_json::Value)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
+            .bind(order_id)
+            .bind(checklist::UNKNOWN_PRODUCT)
+            .fetch_optional(&mut *conn)
+            .await?;
     let Some((number, total, status, email, name, items)) = row else { return Ok(()) };
     let context = json!({
         "order_number": number,

@@ -46,13 +46,18 @@ async fn load_own(state: &AppState, id: i64, user_id: i64) -> ApiResult<OrderRow
     order_db::get(&state.pool, id, Some(user_id)).await?.ok_or_else(order_not_found)
 }
 
-/// One of the user's orders as §3 Order (its reads on one connection).
-async fn own_order(state: &AppState, id: i64, user_id: i64) -> ApiResult<Order> {
+/// One of the user's orders: its row and its §3 Order (the reads on one connection).
+async fn own_order_with_row(state: &AppState, id: i64, user_id: i64) -> ApiResult<(OrderRow, Order)> {
     let mut conn = state.pool.acquire().await?;
-    let order = order_db::get(&mut *conn, id, Some(user_id)).await?.ok_or_else(order_not_found)?;
-    let loaded = OrdersWithLines::load(&mut conn, vec![order]).await?;
+    let row = order_db::get(&mut *conn, id, Some(user_id)).await?.ok_or_else(order_not_found)?;
+    let loaded = OrdersWithLines::load(&mut conn, vec![row.clone()]).await?;
     let order = loaded.orders.first().ok_or_else(order_not_found)?;
-    Ok(Order::new(&state.cfg.public_base_url, order, &loaded))
+    Ok((row, Order::new(&state.cfg.public_base_url, order, &loaded)))
+}
+
+/// One of the user's orders as §3 Order.
+async fn own_order(state: &AppState, id: i64, user_id: i64) -> ApiResult<Order> {
+    own_order_with_row(state, id, user_id).await.map(|(_, order)| order)
 }
 
 /// The `201` of an order just committed (or committed by an earlier attempt of the same
@@ -65,12 +70,9 @@ async fn created_answer(state: &AppState, id: i64, user_id: i64) -> ApiResult<Cr
     let mut left = 6;
     loop {
         let read = async {
-            let mut conn = state.pool.acquire().await?;
-            let row = order_db::get(&mut *conn, id, Some(user_id)).await?.ok_or_else(order_not_found)?;
-            let loaded = OrdersWithLines::load(&mut conn, vec![row.clone()]).await?;
-            let order = loaded.orders.first().ok_or_else(order_not_found)?;
+            let (row, order) = own_order_with_row(state, id, user_id).await?;
             ApiResult::Ok(CreatedOrder {
-                order: Order::new(&state.cfg.public_base_url, order, &loaded),
+                order,
                 razorpay_order_id: row.razorpay_order_id,
                 razorpay_key_id: state.razorpay.as_ref().map(|r| r.key_id()).unwrap_or("").to_string(),
                 amount: row.total_amount,
