@@ -1,10 +1,17 @@
 //! The two faces the invoice uses (DejaVu Sans and DejaVu Sans Bold, shipped in
 //! `common/assets/fonts/`, embedded at compile time), parsed once per process, and text
 //! measurement from their glyph advances: widths, ellipsis and word wrapping.
+//!
+//! printpdf subsets each face to the glyphs a document draws, and subsetting reads the glyph
+//! tables of the face it is given: all 6,000 glyphs of DejaVu Sans for every invoice. So each
+//! face is also cut once per process to [`in_common_set`]'s characters (a few hundred glyphs,
+//! same outlines and advances), and a document whose text stays within them (nearly all) is
+//! subset from that cut instead; any other character and the document uses the whole face.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use printpdf::{FontId, ParsedFont, PdfFont};
+use printpdf::{FontId, Op, ParsedFont, PdfFont, PdfFontHandle, TextItem};
 
 use super::RenderError;
 
@@ -39,10 +46,19 @@ impl Face {
     }
 }
 
+/// Whether `c` is in the character set each face is cut to ahead of time: ASCII, Latin-1 and
+/// Latin Extended-A, general punctuation (`…`, dashes, quotes) and the currency signs (`₹`).
+pub fn in_common_set(c: char) -> bool {
+    matches!(c, ' '..='~' | '\u{a0}'..='\u{17f}' | '\u{2000}'..='\u{206f}' | '\u{20a0}'..='\u{20cf}')
+}
+
 /// A parsed face and what measuring needs.
 pub struct LoadedFace {
     /// The parsed font, with its source bytes for subsetting.
     pub font: ParsedFont,
+    /// The face cut to [`in_common_set`]: what a document drawing only those characters is
+    /// subset from.
+    pub common: ParsedFont,
     units_per_em: u32,
 }
 
@@ -56,7 +72,8 @@ impl LoadedFace {
         if font.lookup_glyph_index(u32::from('₹')).is_none() {
             return Err(format!("{name} has no ₹ glyph"));
         }
-        Ok(LoadedFace { font, units_per_em })
+        let common = cut(&font).map_err(|e| format!("cutting {name}: {e}"))?;
+        Ok(LoadedFace { font, common, units_per_em })
     }
 
     /// The advance of `c` in thousandths of an em, truncated exactly as printpdf writes the
@@ -72,6 +89,32 @@ impl LoadedFace {
         let milli: u32 = text.chars().map(|c| self.advance_milli(c)).sum();
         milli as f32 * size / 1000.0
     }
+}
+
+/// `font` with only the glyphs of [`in_common_set`]'s characters (and `.notdef`).
+fn cut(font: &ParsedFont) -> Result<ParsedFont, String> {
+    let mut glyphs: BTreeMap<u16, String> = BTreeMap::new();
+    for c in (' '..='\u{20cf}').filter(|&c| in_common_set(c)) {
+        if let Some(gid) = font.lookup_glyph_index(u32::from(c)) {
+            glyphs.entry(gid).or_insert_with(|| c.to_string());
+        }
+    }
+    let subset = printpdf::subset_font(font, &glyphs)?;
+    let common = ParsedFont::from_bytes(&subset.bytes, 0, &mut Vec::new()).ok_or("cannot parse the cut")?;
+    // Same characters, same advances: what was measured on the whole face is what is drawn.
+    for c in (' '..='\u{20cf}').filter(|&c| in_common_set(c)) {
+        let (Some(whole), Some(cut)) = (font.lookup_glyph_index(u32::from(c)), common.lookup_glyph_index(u32::from(c)))
+        else {
+            if font.lookup_glyph_index(u32::from(c)).is_some() {
+                return Err(format!("the cut lost U+{:04X}", u32::from(c)));
+            }
+            continue;
+        };
+        if font.get_horizontal_advance(whole) != common.get_horizontal_advance(cut) {
+            return Err(format!("the cut changed the advance of U+{:04X}", u32::from(c)));
+        }
+    }
+    Ok(common)
 }
 
 /// Both faces.
@@ -108,13 +151,15 @@ impl Fonts {
         self.face(face).width(text, size)
     }
 
-    /// The printpdf fonts to register, under their fixed ids (fixed ids keep re-renders
-    /// byte-identical; printpdf's own ids are random).
-    pub fn pdf_fonts(&self) -> [(FontId, PdfFont); 2] {
-        [
-            (Face::Regular.id(), PdfFont::new(self.regular.font.clone())),
-            (Face::Bold.id(), PdfFont::new(self.bold.font.clone())),
-        ]
+    /// The printpdf fonts to register for `pages`, under their fixed ids (fixed ids keep
+    /// re-renders byte-identical; printpdf's own ids are random): each face's cut when the
+    /// pages draw nothing outside [`in_common_set`] in it, else the whole face.
+    pub fn pdf_fonts(&self, pages: &[Vec<Op>]) -> [(FontId, PdfFont); 2] {
+        [Face::Regular, Face::Bold].map(|face| {
+            let loaded = self.face(face);
+            let font = if draws_only_common(pages, face) { &loaded.common } else { &loaded.font };
+            (face.id(), PdfFont::new(font.clone()))
+        })
     }
 
     /// `text` if it fits in `max` points, else its longest prefix that fits followed by `…`
@@ -217,4 +262,28 @@ impl Fonts {
         }
         end
     }
+}
+
+/// Whether every text `pages` draw in `face` is within [`in_common_set`].
+pub(super) fn draws_only_common(pages: &[Vec<Op>], face: Face) -> bool {
+    let id = face.id();
+    let mut current = false;
+    for op in pages.iter().flatten() {
+        match op {
+            Op::SetFont { font: PdfFontHandle::External(f), .. } => current = *f == id,
+            Op::ShowText { items } if current => {
+                let common = items.iter().all(|i| match i {
+                    TextItem::Text(t) => t.chars().all(in_common_set),
+                    TextItem::Offset(_) => true,
+                    // Glyph ids of the whole face mean nothing in the cut.
+                    TextItem::GlyphIds(_) => false,
+                });
+                if !common {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    true
 }

@@ -255,7 +255,7 @@ fn pdf_document(fonts: &fonts::Fonts, doc: &InvoiceDocument) -> PdfDocument {
         info.modification_date = at;
         info.metadata_date = at;
     }
-    for (id, font) in fonts.pdf_fonts() {
+    for (id, font) in fonts.pdf_fonts(&pages) {
         pdf.resources.fonts.map.insert(id, font);
     }
     let page_box = Rect::from_wh(Pt(layout::PAGE_WIDTH), Pt(layout::PAGE_HEIGHT));

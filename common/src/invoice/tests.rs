@@ -217,6 +217,49 @@ fn fonts_are_embedded_and_subset() {
 }
 
 #[test]
+fn each_face_is_cut_to_the_common_set_with_the_same_glyphs() {
+    let fonts = Fonts::get().unwrap();
+    for face in [Face::Regular, Face::Bold] {
+        let loaded = fonts.face(face);
+        let (whole, cut) = (&loaded.font, &loaded.common);
+        assert!(cut.num_glyphs * 5 < whole.num_glyphs, "{face:?}: {} of {} glyphs", cut.num_glyphs, whole.num_glyphs);
+        let mut checked = 0;
+        for c in (' '..='\u{20cf}').filter(|&c| super::fonts::in_common_set(c)) {
+            let Some(w) = whole.lookup_glyph_index(u32::from(c)) else { continue };
+            let k = cut.lookup_glyph_index(u32::from(c)).unwrap_or_else(|| panic!("{face:?} lost {c:?}"));
+            let (w, k) = (whole.get_or_decode_glyph(w).unwrap(), cut.get_or_decode_glyph(k).unwrap());
+            assert_eq!(w.horz_advance, k.horz_advance, "{face:?} {c:?}");
+            assert_eq!(format!("{:?}", w.outline), format!("{:?}", k.outline), "{face:?} {c:?} drawn differently");
+            checked += 1;
+        }
+        assert!(checked > 300, "{checked} characters checked");
+        assert!(
+            cut.lookup_glyph_index(u32::from('₹')).is_some() && cut.lookup_glyph_index(u32::from(ELLIPSIS)).is_some()
+        );
+    }
+}
+
+#[test]
+fn a_document_outside_the_common_set_is_subset_from_the_whole_face() {
+    let fonts = Fonts::get().unwrap();
+    let typical = typical(true);
+    let pages = compose::compose(fonts, &typical);
+    assert!(super::fonts::draws_only_common(&pages, Face::Regular));
+    assert!(super::fonts::draws_only_common(&pages, Face::Bold));
+
+    let mut greek = typical.clone();
+    greek.buyer.name = "Αθηνά Ραο".into();
+    let pages = compose::compose(fonts, &greek);
+    assert!(
+        !super::fonts::draws_only_common(&pages, Face::Regular) || !super::fonts::draws_only_common(&pages, Face::Bold)
+    );
+    let bytes = pdf(&greek);
+    let t = text(&bytes);
+    assert!(t.contains("Αθηνά Ραο") && t.contains('₹'), "{t}");
+    assert_eq!(embedded_fonts(&bytes).len(), 2);
+}
+
+#[test]
 fn forty_lines_span_pages_with_the_header_repeated() {
     let lines: Vec<Line> = (1..=40)
         .map(|i| {
