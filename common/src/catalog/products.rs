@@ -1,10 +1,10 @@
 //! Packages and campaigns: reads for the public catalogue and the admin app, and every change
 //! with its audit-log entry and catalogue-version bump in one transaction.
 //!
-//! Products are read in one query whatever their number: each row carries its items and
-//! images as JSON arrays.
+//! Products are read in two queries whatever their number: their rows, then the items and
+//! images of all of them at once.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -14,7 +14,7 @@ use super::ProductType;
 use crate::money::Money;
 
 /// A package item.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PackageItem {
     /// Id.
     pub id: i64,
@@ -27,7 +27,7 @@ pub struct PackageItem {
 }
 
 /// A product image row.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ImageRow {
     /// Id.
     pub id: i64,
@@ -85,39 +85,25 @@ pub struct Product {
     /// GST rate in percent, e.g. `18.00`.
     pub gst_rate: String,
     /// Package items in insertion order (empty for campaigns).
-    #[sqlx(json)]
+    #[sqlx(skip)]
     pub items: Vec<PackageItem>,
     /// Images, primary first, then by order.
-    #[sqlx(json)]
+    #[sqlx(skip)]
     pub images: Vec<ImageRow>,
 }
 
-/// `SELECT` of whole products of type `kind` from `from` (a source aliased `p`), with `extra`
-/// columns: each row carries its items and images as JSON arrays (correlated subqueries on
-/// their indexes), so any number of products is one query.
+/// `SELECT` of product rows of type `kind` from `from` (a source aliased `p`), with `extra`
+/// columns; items and images come from [`attach`].
 fn select_from(kind: ProductType, from: &str, extra: &str) -> String {
-    let (unit, items) = match kind {
-        ProductType::Package => (
-            "''::varchar",
-            "COALESCE((SELECT json_agg(json_build_object('id', i.id, 'package_id', i.package_id, 'name', i.name,
-                                                       'quantity', i.quantity) ORDER BY i.id)
-                        FROM package_item i WHERE i.package_id = p.id), '[]')",
-        ),
-        ProductType::Campaign => ("p.unit", "'[]'::json"),
+    let unit = match kind {
+        ProductType::Package => "''::varchar",
+        ProductType::Campaign => "p.unit",
     };
     format!(
-        r#"SELECT p.id, p.name, p.price::text AS price, p.description, p.features, p.deliverables, {unit} AS unit,
+        "SELECT p.id, p.name, p.price::text AS price, p.description, p.features, p.deliverables, {unit} AS unit,
                 p.is_active, p.is_popular, p.popular_order, p.created_by_id, u.username AS created_by_name,
-                p.created_at, p.updated_at, p.hsn_sac, p.gst_rate::text AS gst_rate{extra},
-                {items} AS items,
-                COALESCE((SELECT json_agg(json_build_object('id', m.id, 'product_type', m.product_type,
-                                  'product_id', m.product_id, 'image', m.image, 'thumbnail', m.thumbnail,
-                                  'is_primary', m.is_primary, 'order', m."order", 'alt_text', m.alt_text,
-                                  'uploaded_at', m.uploaded_at)
-                                  ORDER BY m.is_primary DESC, m."order", m.uploaded_at DESC, m.id DESC)
-                          FROM product_image m WHERE m.product_type = '{kind}' AND m.product_id = p.id), '[]') AS images
-         FROM {from} LEFT JOIN users u ON u.id = p.created_by_id"#,
-        kind = kind.as_str()
+                p.created_at, p.updated_at, p.hsn_sac, p.gst_rate::text AS gst_rate{extra}
+         FROM {from} LEFT JOIN users u ON u.id = p.created_by_id"
     )
 }
 
@@ -125,7 +111,62 @@ fn select(kind: ProductType) -> String {
     select_from(kind, &format!("{} p", kind.table()), "")
 }
 
-/// One product; `active_only` for the public catalogue. One query.
+/// A package item or a product image, as [`attach`] reads both: image?, id, product id, item
+/// name or stored image, thumbnail, quantity or position, primary?, alternative text, upload
+/// time (read by position: hundreds of these make a page).
+type Child = (bool, i64, i64, String, Option<String>, i32, bool, String, Option<DateTime<Utc>>);
+
+/// Fills in the items and images of `products`, in one query.
+async fn attach(conn: &mut PgConnection, kind: ProductType, products: &mut [Product]) -> Result<(), sqlx::Error> {
+    if products.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
+    let items = match kind {
+        ProductType::Package => {
+            "SELECT false AS image, id, package_id AS product_id, name, NULL::varchar AS thumbnail, quantity AS number,
+                    false AS is_primary, ''::varchar AS alt_text, NULL::timestamptz AS uploaded_at
+             FROM package_item WHERE package_id = ANY($1)
+             UNION ALL "
+        }
+        ProductType::Campaign => "",
+    };
+    let sql = format!(
+        r#"{items}SELECT true AS image, id, product_id, image AS name, thumbnail, "order" AS number, is_primary,
+                    alt_text, uploaded_at
+             FROM product_image WHERE product_type = $2 AND product_id = ANY($1)"#
+    );
+    let rows: Vec<Child> =
+        sqlx::query_as(AssertSqlSafe(sql)).bind(&ids).bind(kind.as_str()).fetch_all(&mut *conn).await?;
+    let at: HashMap<i64, usize> = products.iter().enumerate().map(|(i, p)| (p.id, i)).collect();
+    for (image, id, product_id, name, thumbnail, number, is_primary, alt_text, uploaded_at) in rows {
+        let Some(p) = at.get(&product_id).map(|&i| &mut products[i]) else { continue };
+        if image {
+            p.images.push(ImageRow {
+                id,
+                product_type: kind.as_str().to_string(),
+                product_id,
+                image: name,
+                thumbnail,
+                is_primary,
+                order: number,
+                alt_text,
+                uploaded_at: uploaded_at.unwrap_or_default(),
+            });
+        } else {
+            p.items.push(PackageItem { id, package_id: product_id, name, quantity: number });
+        }
+    }
+    for p in products.iter_mut() {
+        p.items.sort_unstable_by_key(|i| i.id);
+        p.images.sort_unstable_by(|a, b| {
+            (b.is_primary, a.order, b.uploaded_at, b.id).cmp(&(a.is_primary, b.order, a.uploaded_at, a.id))
+        });
+    }
+    Ok(())
+}
+
+/// One product; `active_only` for the public catalogue. Two queries.
 pub async fn get(pool: &PgPool, kind: ProductType, id: i64, active_only: bool) -> Result<Option<Product>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     get_in(&mut conn, kind, id, active_only).await
@@ -138,17 +179,25 @@ async fn get_in(
     active_only: bool,
 ) -> Result<Option<Product>, sqlx::Error> {
     let sql = format!("{} WHERE p.id = $1 AND (p.is_active OR NOT $2)", select(kind));
-    sqlx::query_as(AssertSqlSafe(sql)).bind(id).bind(active_only).fetch_optional(&mut *conn).await
+    let found: Option<Product> =
+        sqlx::query_as(AssertSqlSafe(sql)).bind(id).bind(active_only).fetch_optional(&mut *conn).await?;
+    let Some(product) = found else { return Ok(None) };
+    let mut list = [product];
+    attach(conn, kind, &mut list).await?;
+    let [product] = list;
+    Ok(Some(product))
 }
 
-/// Products of one type by id (active or not), with their items and images, in one query
+/// Products of one type by id (active or not), with their items and images, in two queries
 /// whatever their number; missing ids are left out.
 pub async fn get_many(conn: &mut PgConnection, kind: ProductType, ids: &[i64]) -> Result<Vec<Product>, sqlx::Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!("{} WHERE p.id = ANY($1)", select(kind));
-    sqlx::query_as(AssertSqlSafe(sql)).bind(ids).fetch_all(&mut *conn).await
+    let mut rows: Vec<Product> = sqlx::query_as(AssertSqlSafe(sql)).bind(ids).fetch_all(&mut *conn).await?;
+    attach(conn, kind, &mut rows).await?;
+    Ok(rows)
 }
 
 /// A product of a page, with the number of rows in all pages.
@@ -159,7 +208,7 @@ struct PageRow {
     total: i64,
 }
 
-/// The number of active products of one type.
+/// Number of active products of a type.
 pub async fn count_active<'e>(db: impl PgExecutor<'e>, kind: ProductType) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {} WHERE is_active", kind.table())))
         .fetch_one(db)
@@ -167,49 +216,48 @@ pub async fn count_active<'e>(db: impl PgExecutor<'e>, kind: ProductType) -> Res
 }
 
 /// A page of active products: by `popular_order`, then newest (API.md §4.3). Returns the total
-/// count and the page with items and images, in one query (a page past the end costs a count
-/// as well).
+/// count and the page with items and images, in two queries (the rows with the count, then
+/// their items and images); a page past the end costs a count instead.
 pub async fn list_active(
     pool: &PgPool,
     kind: ProductType,
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<Product>), sqlx::Error> {
-    static SQL: LazyLock<[String; 2]> = LazyLock::new(|| {
-        [ProductType::Package, ProductType::Campaign].map(|kind| {
-            const ORDER: &str = "popular_order, created_at DESC, id DESC";
-            // The page is cut first; only its rows get the user join and their children.
-            let page = format!(
-                "(SELECT t.*, count(*) OVER () AS total FROM {table} t WHERE t.is_active ORDER BY {ORDER} OFFSET $1 LIMIT $2) p",
-                table = kind.table()
-            );
-            format!("{} ORDER BY p.{}", select_from(kind, &page, ", p.total"), ORDER.replace(", ", ", p."))
-        })
-    });
-    let sql: &'static str = match kind {
-        ProductType::Package => &SQL[0],
-        ProductType::Campaign => &SQL[1],
-    };
+    const ORDER: &str = "popular_order, created_at DESC, id DESC";
     let mut conn = pool.acquire().await?;
-    let rows: Vec<PageRow> = sqlx::query_as(sql).bind(offset).bind(limit).fetch_all(&mut *conn).await?;
+    // The page is cut first; only its rows get the user join.
+    let page = format!(
+        "(SELECT t.*, count(*) OVER () AS total FROM {table} t WHERE t.is_active ORDER BY {ORDER} OFFSET $1 LIMIT $2) p",
+        table = kind.table()
+    );
+    let sql = format!("{} ORDER BY p.{}", select_from(kind, &page, ", p.total"), ORDER.replace(", ", ", p."));
+    let rows: Vec<PageRow> = sqlx::query_as(AssertSqlSafe(sql)).bind(offset).bind(limit).fetch_all(&mut *conn).await?;
     let count = match rows.first() {
         Some(row) => row.total,
         None if offset == 0 && limit > 0 => 0,
         None => return Ok((count_active(&mut *conn, kind).await?, Vec::new())),
     };
-    Ok((count, rows.into_iter().map(|r| r.product).collect()))
+    let mut products: Vec<Product> = rows.into_iter().map(|r| r.product).collect();
+    attach(&mut conn, kind, &mut products).await?;
+    Ok((count, products))
 }
 
-/// Active popular products by position, at most three. One query.
+/// Active popular products by position, at most three. Two queries.
 pub async fn popular(pool: &PgPool, kind: ProductType) -> Result<Vec<Product>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
     let sql = format!("{} WHERE p.is_active AND p.is_popular ORDER BY p.popular_order, p.id LIMIT 3", select(kind));
-    sqlx::query_as(AssertSqlSafe(sql)).fetch_all(pool).await
+    let mut rows: Vec<Product> = sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut *conn).await?;
+    attach(&mut conn, kind, &mut rows).await?;
+    Ok(rows)
 }
 
 /// Popular products (active or not) by position, for the admin reorder answer.
 async fn popular_all(conn: &mut PgConnection, kind: ProductType) -> Result<Vec<Product>, sqlx::Error> {
     let sql = format!("{} WHERE p.is_popular ORDER BY p.popular_order, p.id", select(kind));
-    sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut *conn).await
+    let mut rows: Vec<Product> = sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut *conn).await?;
+    attach(conn, kind, &mut rows).await?;
+    Ok(rows)
 }
 
 /// Admin list of both types (or one), optional name search, newest first.
