@@ -117,37 +117,55 @@ fn email(
     SendEmail { message_key: key.to_owned(), to: to.email, template: template.into(), context, attachments }
 }
 
-/// "We have received your order" to the customer of a new order (website and manual orders).
-/// Key `order_placed:{order_id}`. The order, its customer and its lines are read in one query.
-pub async fn order_placed(conn: &mut PgConnection, order_id: i64) -> Result<(), sqlx::Error> {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+/// "We have received your order" to the customer of a new order (website and manual orders),
+/// written by the statement that writes the order (`orders::create`), so it costs no round
+/// trip of its own. Key `order_placed:{order id}`.
+///
+/// What Rust knows ahead (number, total, whether payment is awaited) is in [`Self::row`]'s
+/// payload; [`Self::SELECT`] fills in the rest from the statement's own rows.
+#[derive(Debug)]
+pub struct OrderPlaced;
+
+impl OrderPlaced {
+    /// A `SELECT` of `(payload, dedupe_key)` for the statement writing the order: `$1` the
+    /// customer's id, CTE `o` the written order (`id`), CTE `l` its written lines (`id`,
+    /// `product_type`, `product_id`, `quantity`), `{payload}` and `{unknown}` the parameters
+    /// holding [`Self::row`]'s payload and [`checklist::UNKNOWN_PRODUCT`]. No row when the
+    /// customer is inactive or has no address (nothing is sent).
+    pub fn select(payload: &str, unknown: &str) -> String {
         format!(
-            "SELECT o.order_number, (o.total_amount * 100)::bigint, o.status, btrim(u.email), {DISPLAY_NAME},
-                    COALESCE((SELECT json_agg(json_build_object(
-                                  'name', COALESCE(CASE i.product_type
-                                                       WHEN 'package' THEN (SELECT name FROM package WHERE id = i.product_id)
-                                                       ELSE (SELECT name FROM campaign WHERE id = i.product_id) END, $2),
-                                  'quantity', i.quantity) ORDER BY i.id)
-                              FROM order_item i WHERE i.order_id = o.id), '[]'::json)
-             FROM orders o JOIN users u ON u.id = o.user_id AND u.is_active AND btrim(u.email) <> ''
-             WHERE o.id = $1"
+            "SELECT jsonb_set(jsonb_set(jsonb_set(jsonb_set({payload}::jsonb,
+                        '{{message_key}}', to_jsonb('order_placed:' || o.id)),
+                        '{{to}}', to_jsonb(btrim(u.email))),
+                        '{{context,name}}', to_jsonb({DISPLAY_NAME})),
+                        '{{context,items}}', COALESCE((
+                            SELECT jsonb_agg(jsonb_build_object(
+                                       'name', COALESCE(CASE l.product_type
+                                           WHEN 'package' THEN (SELECT name FROM package WHERE id = l.product_id)
+                                           ELSE (SELECT name FROM campaign WHERE id = l.product_id) END, {unknown}),
+                                       'quantity', l.quantity) ORDER BY l.id)
+                            FROM l), '[]'::jsonb)) AS payload,
+                    'order_placed:' || o.id AS dedupe_key
+             FROM o JOIN users u ON u.id = $1 AND u.is_active AND btrim(u.email) <> ''"
         )
-    });
-    let row: Option<(String, i64, String, String, String, serde_json::Value)> =
-        sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
-            .bind(order_id)
-            .bind(checklist::UNKNOWN_PRODUCT)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let Some((number, total, status, email, name, items)) = row else { return Ok(()) };
-    let context = json!({
-        "order_number": number,
-        "total": inr(Money(total)),
-        "items": items,
-        "awaiting_payment": status == OrderStatus::PendingPayment.as_str(),
-    });
-    let to = Recipient { email, name };
-    enqueue(conn, format!("order_placed:{order_id}"), to, "order_placed", context, Vec::new()).await
+    }
+
+    /// The outbox row, its key, address, name and lines left for [`Self::select`] to fill.
+    pub fn row(order_number: &str, total: Money, status: OrderStatus) -> Result<jobs::OutboxRow, sqlx::Error> {
+        let context = json!({
+            "order_number": order_number,
+            "total": inr(total),
+            "awaiting_payment": status == OrderStatus::PendingPayment,
+        });
+        let job = SendEmail {
+            message_key: String::new(),
+            to: String::new(),
+            template: "order_placed".into(),
+            context,
+            attachments: Vec::new(),
+        };
+        jobs::OutboxRow::of(&job, None)
+    }
 }
 
 /// "Payment received", with the invoice `invoice_id` attached, to the customer. Key

@@ -6,9 +6,11 @@
 //! behind and the cart is kept. If the commit fails after Razorpay answered, the Razorpay order
 //! is orphaned but harmless (nobody knows its id, so it is never paid).
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::PgPool;
+use sqlx::{AssertSqlSafe, PgPool};
 
 use super::billing::Billing;
 use super::{Actor, OrderStatus};
@@ -138,8 +140,8 @@ pub fn new_order_number(now: DateTime<Utc>) -> String {
     format!("EC-{day}-{hex}")
 }
 
-/// Writes the order (status, totals, billing), its lines and its first status-history row in one
-/// statement, then enqueues the customer's "order placed" email; returns the order id.
+/// Writes the order (status, totals, billing), its lines, its first status-history row and the
+/// customer's "order placed" email in one statement; returns the order id.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_order(
     conn: &mut sqlx::PgConnection,
@@ -151,10 +153,19 @@ pub async fn insert_order(
     actor: Actor,
     reason: &str,
 ) -> Result<i64, sqlx::Error> {
-    insert_order_with(conn, user_id, order_number, status, billing, lines, actor, reason, "").await
+    insert_order_with(conn, user_id, order_number, status, billing, lines, actor, reason, "", None).await
 }
 
-/// [`insert_order`] with the Razorpay order id already known (`""`: none).
+/// Where a checkout's order comes from: its cart (emptied by the statement writing the order)
+/// and the `Idempotency-Key` row that gets the order's id.
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    cart_id: i64,
+    idempotency_slot: Option<i64>,
+}
+
+/// [`insert_order`] with the Razorpay order id already known (`""`: none), and for a checkout
+/// its [`Source`].
 #[allow(clippy::too_many_arguments)]
 async fn insert_order_with(
     conn: &mut sqlx::PgConnection,
@@ -166,8 +177,53 @@ async fn insert_order_with(
     actor: Actor,
     reason: &str,
     razorpay_order_id: &str,
+    source: Option<Source>,
 ) -> Result<i64, sqlx::Error> {
+    // One round trip: the order, its lines (in cart order: `ORDINALITY` keeps ids ascending),
+    // the history row that opens its timeline, the "order placed" email with its dispatcher
+    // wake-up (`pg_notify` once per written job), and for a checkout the emptied cart and the
+    // idempotency key's order.
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH o AS (
+                 INSERT INTO orders (user_id, order_number, total_amount, status, payment_status, billing_name,
+                                     billing_gstin, billing_state_code, billing_address, place_of_supply,
+                                     taxable_amount, cgst_amount, sgst_amount, igst_amount, tax_amount,
+                                     razorpay_order_id)
+                 VALUES ($1, $2, $3::numeric / 100, $4, 'unpaid', $5, $6, $7, $8, $9, $10::numeric / 100,
+                         $11::numeric / 100, $12::numeric / 100, $13::numeric / 100, $14::numeric / 100, $15)
+                 RETURNING id),
+             l AS (
+                 INSERT INTO order_item (order_id, product_type, product_id, quantity, price, hsn_sac, gst_rate,
+                                         taxable_amount, tax_amount, cgst_amount, sgst_amount, igst_amount)
+                 SELECT o.id, u.kind, u.product_id, u.quantity, u.price::numeric / 100, u.hsn, u.rate::numeric,
+                        u.taxable::numeric / 100, u.tax::numeric / 100, u.cgst::numeric / 100,
+                        u.sgst::numeric / 100, u.igst::numeric / 100
+                 FROM o, unnest($16::text[], $17::bigint[], $18::int[], $19::bigint[], $20::text[], $21::text[],
+                                $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[])
+                         WITH ORDINALITY AS u(kind, product_id, quantity, price, hsn, rate, taxable, tax, cgst, sgst,
+                                              igst, n)
+                 ORDER BY u.n
+                 RETURNING id, product_type, product_id, quantity),
+             h AS (
+                 INSERT INTO order_status_history (order_id, old_status, new_status, changed_by_id, reason,
+                                                   is_manual_change)
+                 SELECT o.id, '', $4, $27, $28, false FROM o),
+             e AS ({email}),
+             j AS (
+                 INSERT INTO job (queue, kind, payload, dedupe_key, max_attempts)
+                 SELECT $30, $31, e.payload, e.dedupe_key, $32 FROM e
+                 ON CONFLICT (dedupe_key) DO NOTHING
+                 RETURNING queue),
+             d AS (DELETE FROM cart_item WHERE cart_id = $35),
+             c AS (UPDATE cart SET updated_at = now() WHERE id = $35),
+             k AS (UPDATE idempotency_key SET order_id = (SELECT id FROM o) WHERE id = $36)
+             SELECT o.id, (SELECT count(pg_notify($33, j.queue)::text) FROM j) FROM o",
+            email = crate::notices::OrderPlaced::select("$29", "$34")
+        )
+    });
     let t = totals(lines);
+    let email = crate::notices::OrderPlaced::row(order_number, Money(t.total), status)?;
     let kinds: Vec<&str> = lines.iter().map(|l| l.kind.as_str()).collect();
     let product_ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
     let quantities: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
@@ -179,64 +235,45 @@ async fn insert_order_with(
     let cgst: Vec<i64> = lines.iter().map(|l| l.tax.cgst.0).collect();
     let sgst: Vec<i64> = lines.iter().map(|l| l.tax.sgst.0).collect();
     let igst: Vec<i64> = lines.iter().map(|l| l.tax.igst.0).collect();
-    // One round trip: the order, its lines (in cart order: `ORDINALITY` keeps ids ascending) and
-    // the history row that opens its timeline.
-    let id: i64 = sqlx::query_scalar(
-        "WITH o AS (
-             INSERT INTO orders (user_id, order_number, total_amount, status, payment_status, billing_name,
-                                 billing_gstin, billing_state_code, billing_address, place_of_supply, taxable_amount,
-                                 cgst_amount, sgst_amount, igst_amount, tax_amount, razorpay_order_id)
-             VALUES ($1, $2, $3::numeric / 100, $4, 'unpaid', $5, $6, $7, $8, $9, $10::numeric / 100,
-                     $11::numeric / 100, $12::numeric / 100, $13::numeric / 100, $14::numeric / 100, $15)
-             RETURNING id),
-         l AS (
-             INSERT INTO order_item (order_id, product_type, product_id, quantity, price, hsn_sac, gst_rate,
-                                     taxable_amount, tax_amount, cgst_amount, sgst_amount, igst_amount)
-             SELECT o.id, u.kind, u.product_id, u.quantity, u.price::numeric / 100, u.hsn, u.rate::numeric,
-                    u.taxable::numeric / 100, u.tax::numeric / 100, u.cgst::numeric / 100, u.sgst::numeric / 100,
-                    u.igst::numeric / 100
-             FROM o, unnest($16::text[], $17::bigint[], $18::int[], $19::bigint[], $20::text[], $21::text[],
-                            $22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::bigint[])
-                     WITH ORDINALITY AS u(kind, product_id, quantity, price, hsn, rate, taxable, tax, cgst, sgst,
-                                          igst, n)
-             ORDER BY u.n),
-         h AS (
-             INSERT INTO order_status_history (order_id, old_status, new_status, changed_by_id, reason,
-                                               is_manual_change)
-             SELECT o.id, '', $4, $27, $28, false FROM o)
-         SELECT id FROM o",
-    )
-    .bind(user_id)
-    .bind(order_number)
-    .bind(t.total)
-    .bind(status.as_str())
-    .bind(&billing.name)
-    .bind(billing.gstin.as_ref().map(|g| g.as_str().to_string()))
-    .bind(billing.state_code.as_str())
-    .bind(&billing.address)
-    .bind(billing.place_of_supply())
-    .bind(t.taxable)
-    .bind(t.cgst)
-    .bind(t.sgst)
-    .bind(t.igst)
-    .bind(t.tax)
-    .bind(razorpay_order_id)
-    .bind(&kinds)
-    .bind(&product_ids)
-    .bind(&quantities)
-    .bind(&prices)
-    .bind(&hsn)
-    .bind(&rates)
-    .bind(&taxable)
-    .bind(&tax)
-    .bind(&cgst)
-    .bind(&sgst)
-    .bind(&igst)
-    .bind(actor.user_id())
-    .bind(reason)
-    .fetch_one(&mut *conn)
-    .await?;
-    crate::notices::order_placed(conn, id).await?;
+    let (id, _): (i64, i64) = sqlx::query_as(AssertSqlSafe(SQL.as_str()))
+        .bind(user_id)
+        .bind(order_number)
+        .bind(t.total)
+        .bind(status.as_str())
+        .bind(&billing.name)
+        .bind(billing.gstin.as_ref().map(|g| g.as_str().to_string()))
+        .bind(billing.state_code.as_str())
+        .bind(&billing.address)
+        .bind(billing.place_of_supply())
+        .bind(t.taxable)
+        .bind(t.cgst)
+        .bind(t.sgst)
+        .bind(t.igst)
+        .bind(t.tax)
+        .bind(razorpay_order_id)
+        .bind(&kinds)
+        .bind(&product_ids)
+        .bind(&quantities)
+        .bind(&prices)
+        .bind(&hsn)
+        .bind(&rates)
+        .bind(&taxable)
+        .bind(&tax)
+        .bind(&cgst)
+        .bind(&sgst)
+        .bind(&igst)
+        .bind(actor.user_id())
+        .bind(reason)
+        .bind(email.payload)
+        .bind(email.queue)
+        .bind(email.kind)
+        .bind(email.max_attempts)
+        .bind(crate::jobs::NOTIFY_CHANNEL)
+        .bind(super::checklist::UNKNOWN_PRODUCT)
+        .bind(source.map(|s| s.cart_id))
+        .bind(source.and_then(|s| s.idempotency_slot))
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(id)
 }
 
@@ -355,17 +392,8 @@ pub async fn from_cart(
             Actor::User(user_id),
             "Order created",
             &razorpay_order_id,
+            Some(Source { cart_id, idempotency_slot }),
         )
-        .await?;
-        sqlx::query(
-            "WITH d AS (DELETE FROM cart_item WHERE cart_id = $1),
-                  k AS (UPDATE idempotency_key SET order_id = $2 WHERE id = $3)
-             UPDATE cart SET updated_at = now() WHERE id = $1",
-        )
-        .bind(cart_id)
-        .bind(order_id)
-        .bind(idempotency_slot)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         tracing::info!(order_id, order_number, amount = t.total, razorpay_order_id, "order created");

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use base64::Engine;
-use e2e::builders::UserBuilder;
+use e2e::builders::{ProductBuilder, UserBuilder};
 use e2e::smtp::{Received, SmtpServer};
 use e2e::{TestApp, TestAppBuilder};
 use serde_json::{Value, json};
@@ -271,13 +271,51 @@ async fn order_placed_email_arrives_once_with_text_and_html() {
     assert!(text.contains("Hello Asha <Rao>,"));
     assert!(html.contains("Hello Asha &lt;Rao&gt;,"), "escaped in HTML: {html}");
 
-    // A second enqueue of the same fact is a no-op, and the worker sent one message.
-    let mut conn = app.pool.acquire().await.unwrap();
-    common::notices::order_placed(&mut conn, order_id).await.unwrap();
-    drop(conn);
+    // One job under the fact's key, and the worker sent one message.
     assert_eq!(jobs_with_key(&app, &format!("order_placed:{order_id}")).await, 1);
     settle(&app).await;
     assert_eq!(mails_to(&smtp, "asha@example.com").len(), 1, "sent once");
+}
+
+/// A manual order's "order placed" email is written by the statement that writes the order: its
+/// lines by product name in order, the customer's address and name, and no "awaiting payment"
+/// for an order that is not.
+#[tokio::test]
+async fn a_manual_order_writes_its_order_placed_email_with_it() {
+    let app = TestAppBuilder::new().spawn().await;
+    let (_, admin) = app.user_token("boss", "admin").await;
+    let kit = ProductBuilder::package("Rally Kit").price("4999.00").create(&app).await;
+    let calls = ProductBuilder::campaign("Voice Calls").price("0.50").create(&app).await;
+    let body = json!({
+        "customer": {"name": "Meena Iyer", "phone": "9876500000", "email": "meena@example.com"},
+        "items": [{"product_type": "package", "product_id": kit, "quantity": 2},
+                  {"product_type": "campaign", "product_id": calls, "quantity": 1000}],
+        "order_source": "phone_call",
+        "payment_status": "unpaid",
+    });
+    let res = app.post("/api/admin/orders/manual/", &body, Some(&admin)).await;
+    assert_eq!(res.status(), 201);
+    let order: Value = res.json().await.unwrap();
+    let (id, number) = (order["order"]["id"].as_i64().unwrap(), order["order"]["order_number"].clone());
+    let (payload, queue): (Value, String) =
+        sqlx::query_as("SELECT payload, queue FROM job WHERE dedupe_key = $1 AND kind = 'send_email'")
+            .bind(format!("order_placed:{id}"))
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(queue, "emails");
+    assert_eq!(payload["message_key"], format!("order_placed:{id}"));
+    assert_eq!(payload["to"], "meena@example.com");
+    assert_eq!(payload["template"], "order_placed");
+    let context = &payload["context"];
+    assert_eq!(context["order_number"], number);
+    assert_eq!(context["name"], "Meena Iyer");
+    assert_eq!(context["total"], "₹10,498.00");
+    assert_eq!(context["awaiting_payment"], false);
+    assert_eq!(
+        context["items"],
+        json!([{"name": "Rally Kit", "quantity": 2}, {"name": "Voice Calls", "quantity": 1000}])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
