@@ -549,7 +549,7 @@ impl Config {
             worker_test_jobs,
             job_retry_base: v.millis("JOB_RETRY_BASE_MS", 5_000)?,
             worker_concurrency,
-            worker_poll: v.millis("WORKER_POLL_MS", 200)?,
+            worker_poll: v.millis("WORKER_POLL_MS", 100)?,
             api_runs_dispatcher: v.bool("API_RUNS_DISPATCHER", true)?,
             auth_cache_ttl: v.seconds("AUTH_CACHE_SECONDS", 5)?,
             catalog_cache_ttl: v.seconds("CATALOG_CACHE_SECONDS", 10)?,
