@@ -122,7 +122,7 @@ fn email(
 /// trip of its own. Key `order_placed:{order id}`.
 ///
 /// What Rust knows ahead (number, total, whether payment is awaited) is in [`Self::row`]'s
-/// payload; [`Self::SELECT`] fills in the rest from the statement's own rows.
+/// payload; [`Self::select`] fills in the rest from the statement's own rows.
 #[derive(Debug)]
 pub struct OrderPlaced;
 
