@@ -7,11 +7,18 @@
 //! face is also cut once per process to [`in_common_set`]'s characters (a few hundred glyphs,
 //! same outlines and advances), and a document whose text stays within them (nearly all) is
 //! subset from that cut instead; any other character and the document uses the whole face.
+//!
+//! Subsetting and then deflating the subset still took most of a render. So each face is also
+//! cut to the smaller [`in_core_set`] (printable ASCII, `₹` and the punctuation the invoice
+//! prints: about a hundred glyphs), and that cut's font program is deflated once per process. A
+//! face whose text a document keeps within the core set (most invoices: English names and
+//! addresses) embeds the core cut whole, its compressed program copied in, neither subset nor
+//! deflated again. The price is a few kilobytes per face: the glyphs the document does not draw.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use printpdf::{FontId, Op, ParsedFont, PdfFont, PdfFontHandle, TextItem};
+use printpdf::{FontEmbeddingMode, FontId, Op, ParsedFont, PdfFont, PdfFontHandle, TextItem};
 
 use super::RenderError;
 
@@ -52,6 +59,23 @@ pub fn in_common_set(c: char) -> bool {
     matches!(c, ' '..='~' | '\u{a0}'..='\u{17f}' | '\u{2000}'..='\u{206f}' | '\u{20a0}'..='\u{20cf}')
 }
 
+/// Whether `c` is in the core set each face is also cut to: printable ASCII, the rupee sign,
+/// the no-break space and the punctuation the invoice itself prints (`…`, dashes, quotes). A
+/// subset of [`in_common_set`].
+pub fn in_core_set(c: char) -> bool {
+    matches!(c, ' '..='~' | '\u{a0}' | '₹' | '…' | '–' | '—' | '‘' | '’' | '“' | '”')
+}
+
+/// A face cut to [`in_core_set`], embedded whole.
+pub struct CoreFace {
+    /// The cut, parsed.
+    pub font: ParsedFont,
+    /// Its font program: what printpdf embeds for it.
+    pub program: Vec<u8>,
+    /// The program deflated (zlib, level 9), copied into every document that embeds the cut.
+    pub deflated: Vec<u8>,
+}
+
 /// A parsed face and what measuring needs.
 pub struct LoadedFace {
     /// The parsed font, with its source bytes for subsetting.
@@ -59,6 +83,8 @@ pub struct LoadedFace {
     /// The face cut to [`in_common_set`]: what a document drawing only those characters is
     /// subset from.
     pub common: ParsedFont,
+    /// The face cut to [`in_core_set`]: what a document drawing only those characters embeds.
+    pub core: CoreFace,
     units_per_em: u32,
 }
 
@@ -72,8 +98,10 @@ impl LoadedFace {
         if font.lookup_glyph_index(u32::from('₹')).is_none() {
             return Err(format!("{name} has no ₹ glyph"));
         }
-        let common = cut(&font).map_err(|e| format!("cutting {name}: {e}"))?;
-        Ok(LoadedFace { font, common, units_per_em })
+        let (common, _) = cut(&font, in_common_set).map_err(|e| format!("cutting {name}: {e}"))?;
+        let (core, program) = cut(&font, in_core_set).map_err(|e| format!("cutting {name} to the core set: {e}"))?;
+        let deflated = deflate(&program).map_err(|e| format!("deflating {name}'s core cut: {e}"))?;
+        Ok(LoadedFace { font, common, core: CoreFace { font: core, program, deflated }, units_per_em })
     }
 
     /// The advance of `c` in thousandths of an em, truncated exactly as printpdf writes the
@@ -91,10 +119,11 @@ impl LoadedFace {
     }
 }
 
-/// `font` with only the glyphs of [`in_common_set`]'s characters (and `.notdef`).
-fn cut(font: &ParsedFont) -> Result<ParsedFont, String> {
+/// `font` with only the glyphs of the characters of `set` (a subset of [`in_common_set`]) and
+/// `.notdef`, parsed, and its font program.
+fn cut(font: &ParsedFont, set: fn(char) -> bool) -> Result<(ParsedFont, Vec<u8>), String> {
     let mut glyphs: BTreeMap<u16, String> = BTreeMap::new();
-    for c in (' '..='\u{20cf}').filter(|&c| in_common_set(c)) {
+    for c in (' '..='\u{20cf}').filter(|&c| set(c)) {
         if let Some(gid) = font.lookup_glyph_index(u32::from(c)) {
             glyphs.entry(gid).or_insert_with(|| c.to_string());
         }
@@ -102,7 +131,7 @@ fn cut(font: &ParsedFont) -> Result<ParsedFont, String> {
     let subset = printpdf::subset_font(font, &glyphs)?;
     let common = ParsedFont::from_bytes(&subset.bytes, 0, &mut Vec::new()).ok_or("cannot parse the cut")?;
     // Same characters, same advances: what was measured on the whole face is what is drawn.
-    for c in (' '..='\u{20cf}').filter(|&c| in_common_set(c)) {
+    for c in (' '..='\u{20cf}').filter(|&c| set(c)) {
         let Some(whole) = font.lookup_glyph_index(u32::from(c)) else { continue };
         let Some(cut) = common.lookup_glyph_index(u32::from(c)) else {
             return Err(format!("the cut lost U+{:04X}", u32::from(c)));
@@ -111,7 +140,16 @@ fn cut(font: &ParsedFont) -> Result<ParsedFont, String> {
             return Err(format!("the cut changed the advance of U+{:04X}", u32::from(c)));
         }
     }
-    Ok(common)
+    Ok((common, subset.bytes))
+}
+
+/// `bytes` zlib-deflated at the best compression (done once per face and process).
+fn deflate(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::with_capacity(bytes.len() / 2), flate2::Compression::best());
+    encoder.write_all(bytes)?;
+    encoder.finish()
 }
 
 /// Both faces.
@@ -149,13 +187,41 @@ impl Fonts {
     }
 
     /// The printpdf fonts to register for `pages`, under their fixed ids (fixed ids keep
-    /// re-renders byte-identical; printpdf's own ids are random): each face's cut when the
-    /// pages draw nothing outside [`in_common_set`] in it, else the whole face.
+    /// re-renders byte-identical; printpdf's own ids are random). For each face: its core cut,
+    /// embedded whole, when the pages draw nothing outside [`in_core_set`] in it; else its
+    /// common cut when they draw nothing outside [`in_common_set`]; else the whole face (both
+    /// subset to the glyphs drawn).
     pub fn pdf_fonts(&self, pages: &[Vec<Op>]) -> [(FontId, PdfFont); 2] {
         [Face::Regular, Face::Bold].map(|face| {
             let loaded = self.face(face);
-            let font = if draws_only_common(pages, face) { &loaded.common } else { &loaded.font };
-            (face.id(), PdfFont::new(font.clone()))
+            let font = if draws_only(pages, face, in_core_set) {
+                let mut core = PdfFont::new(loaded.core.font.clone());
+                core.meta.embedding_mode = FontEmbeddingMode::Full;
+                core
+            } else if draws_only(pages, face, in_common_set) {
+                PdfFont::new(loaded.common.clone())
+            } else {
+                PdfFont::new(loaded.font.clone())
+            };
+            (face.id(), font)
+        })
+    }
+
+    /// The deflated program of the core cut whose program is `program`, if it is one.
+    pub fn deflated_core_program(&self, program: &[u8]) -> Option<&[u8]> {
+        [&self.regular.core, &self.bold.core]
+            .into_iter()
+            .find(|core| core.program.len() == program.len() && core.program == program)
+            .map(|core| core.deflated.as_slice())
+    }
+
+    /// The subset-tagged name (`ECREGU+DejaVuSans`) for the PostScript name printpdf writes
+    /// for a face's core cut: it embeds the cut whole, so untagged, but the cut is a subset of
+    /// the face, which the tag says (ISO 32000-1, 9.6.4).
+    pub fn tagged_core_name(&self, name: &[u8]) -> Option<Vec<u8>> {
+        [Face::Regular, Face::Bold].into_iter().find_map(|face| {
+            let font_name = self.face(face).core.font.font_name.as_deref()?;
+            (font_name.as_bytes() == name).then(|| format!("{}+{font_name}", face.resource_name()).into_bytes())
         })
     }
 
@@ -262,7 +328,13 @@ impl Fonts {
 }
 
 /// Whether every text `pages` draw in `face` is within [`in_common_set`].
+#[cfg(test)]
 pub(super) fn draws_only_common(pages: &[Vec<Op>], face: Face) -> bool {
+    draws_only(pages, face, in_common_set)
+}
+
+/// Whether every text `pages` draw in `face` is within `set`.
+pub(super) fn draws_only(pages: &[Vec<Op>], face: Face, set: fn(char) -> bool) -> bool {
     let id = face.id();
     let mut current = false;
     for op in pages.iter().flatten() {
@@ -270,7 +342,7 @@ pub(super) fn draws_only_common(pages: &[Vec<Op>], face: Face) -> bool {
             Op::SetFont { font: PdfFontHandle::External(f), .. } => current = *f == id,
             Op::ShowText { items } if current => {
                 let common = items.iter().all(|i| match i {
-                    TextItem::Text(t) => t.chars().all(in_common_set),
+                    TextItem::Text(t) => t.chars().all(set),
                     TextItem::Offset(_) => true,
                     // Glyph ids of the whole face mean nothing in the cut.
                     TextItem::GlyphIds(_) => false,

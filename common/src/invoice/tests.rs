@@ -239,6 +239,75 @@ fn each_face_is_cut_to_the_common_set_with_the_same_glyphs() {
     }
 }
 
+/// The raw (still deflated) font programs of a PDF.
+fn raw_font_programs(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let doc = lopdf::Document::load_mem(bytes).unwrap();
+    let mut found = Vec::new();
+    for object in doc.objects.values() {
+        let Ok(dict) = object.as_dict() else { continue };
+        if let Ok(file) = dict.get_deref(b"FontFile2", &doc) {
+            found.push(file.as_stream().unwrap().content.clone());
+        }
+    }
+    found
+}
+
+#[test]
+fn a_document_in_the_core_set_embeds_the_core_cuts_deflated_once() {
+    let fonts = Fonts::get().unwrap();
+    for face in [Face::Regular, Face::Bold] {
+        let core = &fonts.face(face).core;
+        assert!(core.font.num_glyphs < fonts.face(face).common.num_glyphs);
+        assert!(
+            core.deflated.len() < core.program.len(),
+            "{face:?}: {} deflated, {} bytes",
+            core.deflated.len(),
+            core.program.len()
+        );
+        let mut inflated = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::ZlibDecoder::new(core.deflated.as_slice()), &mut inflated)
+            .unwrap();
+        assert!(inflated == core.program, "{face:?}: the deflated program inflates back to the cut");
+        for c in (' '..='\u{20cf}').filter(|&c| super::fonts::in_core_set(c)) {
+            let whole = fonts.face(face).font.lookup_glyph_index(u32::from(c)).unwrap();
+            let cut = core.font.lookup_glyph_index(u32::from(c)).unwrap_or_else(|| panic!("{face:?} lost {c:?}"));
+            let (w, k) = (
+                fonts.face(face).font.get_or_decode_glyph(whole).unwrap(),
+                core.font.get_or_decode_glyph(cut).unwrap(),
+            );
+            assert_eq!(w.horz_advance, k.horz_advance, "{face:?} {c:?}");
+            assert_eq!(format!("{:?}", w.outline), format!("{:?}", k.outline), "{face:?} {c:?} drawn differently");
+        }
+    }
+
+    // The typical invoice: both faces embed their core cut's program as deflated once.
+    let bytes = pdf(&typical(true));
+    let programs = raw_font_programs(&bytes);
+    assert_eq!(programs.len(), 2);
+    for face in [Face::Regular, Face::Bold] {
+        assert!(programs.contains(&fonts.face(face).core.deflated), "{face:?} embeds its core cut");
+    }
+    assert_eq!(pdf(&typical(true)), bytes, "same document, same bytes");
+
+    // An accent outside the core set: that face is subset from the common cut instead, and
+    // the text still reads back.
+    let mut accented = typical(true);
+    accented.buyer.name = "Zoë Désai".into();
+    let pages = compose::compose(fonts, &accented);
+    let faces = [Face::Regular, Face::Bold];
+    let outside: Vec<Face> =
+        faces.into_iter().filter(|&f| !super::fonts::draws_only(&pages, f, super::fonts::in_core_set)).collect();
+    assert_eq!(outside.len(), 1, "{outside:?}");
+    let bytes = pdf(&accented);
+    let programs = raw_font_programs(&bytes);
+    for face in faces {
+        assert_eq!(programs.contains(&fonts.face(face).core.deflated), !outside.contains(&face), "{face:?}");
+    }
+    assert!(text(&bytes).contains("Zoë Désai"));
+    let names: Vec<String> = embedded_fonts(&bytes).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["ECBOLD+DejaVuSans-Bold", "ECREGU+DejaVuSans"]);
+}
+
 #[test]
 fn a_document_outside_the_common_set_is_subset_from_the_whole_face() {
     let fonts = Fonts::get().unwrap();
@@ -496,9 +565,9 @@ fn render_benchmark() {
         let pdf = pdf_document(fonts, &doc);
         mark(0, &mut phases);
         let mut out = printpdf::to_lopdf_doc(&pdf, &save_options(), &mut Vec::new());
-        finish(&mut out, &doc);
+        finish(&mut out, fonts, &doc);
         mark(1, &mut phases);
-        compress_streams(&mut out, DEFLATE_LEVEL).unwrap();
+        compress_streams(&mut out, fonts, DEFLATE_LEVEL).unwrap();
         mark(2, &mut phases);
         out.save_to(&mut Vec::new()).unwrap();
         mark(3, &mut phases);
