@@ -265,6 +265,10 @@ pub struct Config {
     pub job_retry_base: Duration,
     /// `WORKER_CONCURRENCY`: jobs run at once per queue in one worker process.
     pub worker_concurrency: usize,
+    /// `INVOICE_WORKER_CONCURRENCY`: jobs of the `invoices` queue run at once in one worker
+    /// process (default 32). Its jobs call no third party: each is two short queries, a render
+    /// (at most one per core at a time) and a file write, so more in flight overlap their waits.
+    pub invoice_worker_concurrency: usize,
     /// `WORKER_POLL_MS`: how often an idle worker asks Redis for jobs.
     pub worker_poll: Duration,
     /// `API_RUNS_DISPATCHER`: the API process also moves outbox jobs to Redis (default true).
@@ -371,6 +375,14 @@ impl Config {
         Self::from_vars(std::env::vars())
     }
 
+    /// Jobs of `queue` run at once in one worker process.
+    pub fn concurrency_of(&self, queue: crate::jobs::Queue) -> usize {
+        match queue {
+            crate::jobs::Queue::Invoices => self.invoice_worker_concurrency,
+            _ => self.worker_concurrency,
+        }
+    }
+
     /// Reads settings from the given variables; unset ones take their defaults.
     pub fn from_vars<I, K, V>(vars: I) -> Result<Self, ConfigError>
     where
@@ -438,6 +450,10 @@ impl Config {
         let worker_concurrency = v.parse::<usize>("WORKER_CONCURRENCY", 8)?;
         if worker_concurrency == 0 {
             return Err(ConfigError::invalid("WORKER_CONCURRENCY", "must be at least 1"));
+        }
+        let invoice_worker_concurrency = v.parse::<usize>("INVOICE_WORKER_CONCURRENCY", 32)?;
+        if invoice_worker_concurrency == 0 {
+            return Err(ConfigError::invalid("INVOICE_WORKER_CONCURRENCY", "must be at least 1"));
         }
         let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
         let password_hash_concurrency = v.parse::<usize>("PASSWORD_HASH_CONCURRENCY", cores)?;
@@ -549,6 +565,7 @@ impl Config {
             worker_test_jobs,
             job_retry_base: v.millis("JOB_RETRY_BASE_MS", 5_000)?,
             worker_concurrency,
+            invoice_worker_concurrency,
             worker_poll: v.millis("WORKER_POLL_MS", 100)?,
             api_runs_dispatcher: v.bool("API_RUNS_DISPATCHER", true)?,
             auth_cache_ttl: v.seconds("AUTH_CACHE_SECONDS", 5)?,
@@ -628,6 +645,24 @@ mod tests {
         assert_eq!(cfg.app_env, AppEnv::Development);
         assert_eq!(cfg.jwt_ttl, Duration::from_secs(604_800));
         assert_eq!(cfg.cors_allowed_origins.len(), 4);
+        Ok(())
+    }
+
+    #[test]
+    fn worker_concurrency_defaults_and_validates() -> Result<(), ConfigError> {
+        let cfg = Config::from_vars(Vec::<(String, String)>::new())?;
+        assert_eq!((cfg.worker_concurrency, cfg.invoice_worker_concurrency), (8, 32));
+        assert_eq!(cfg.concurrency_of(crate::jobs::Queue::Invoices), 32);
+        assert_eq!(cfg.concurrency_of(crate::jobs::Queue::Emails), 8);
+        let set = Config::from_vars([("WORKER_CONCURRENCY", "3"), ("INVOICE_WORKER_CONCURRENCY", "5")])?;
+        assert_eq!(
+            (set.concurrency_of(crate::jobs::Queue::Media), set.concurrency_of(crate::jobs::Queue::Invoices)),
+            (3, 5)
+        );
+        for name in ["WORKER_CONCURRENCY", "INVOICE_WORKER_CONCURRENCY"] {
+            assert_eq!(Config::from_vars([(name, "0")]).err().map(|e| e.name), Some(name));
+            assert_eq!(Config::from_vars([(name, "many")]).err().map(|e| e.name), Some(name));
+        }
         Ok(())
     }
 

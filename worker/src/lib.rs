@@ -310,7 +310,7 @@ pub async fn run(
     let mut supervisors = Vec::new();
     for queue in options.queues.iter().copied() {
         supervisors.push(tokio::spawn(supervise(queue, cfg.clone(), redis.clone(), ctx.clone(), stop_rx.clone())));
-        tracing::info!(queue = queue.as_str(), concurrency = cfg.worker_concurrency, "worker consuming");
+        tracing::info!(queue = queue.as_str(), concurrency = cfg.concurrency_of(queue), "worker consuming");
     }
     stopped(stop_rx.clone()).await;
     tracing::info!("shutting down: no new jobs, finishing in-flight ones");
@@ -351,7 +351,7 @@ async fn supervise(
         let worker = WorkerBuilder::new(name.clone())
             .backend(storage)
             .data(ctx.clone())
-            .concurrency(cfg.worker_concurrency)
+            .concurrency(cfg.concurrency_of(queue))
             .build(handle);
         let mut signal_rx = stop.clone();
         let signal = async move {

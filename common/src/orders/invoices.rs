@@ -891,8 +891,14 @@ pub async fn load(conn: &mut PgConnection, invoice_id: i64) -> Result<Option<Iss
     Ok(Some(Issued { id, order_id, kind, document: serde_json::from_value(snapshot)?, stored: key.zip(sha) }))
 }
 
-/// Renders a document on a blocking thread (CPU-bound, about 0.6 ms).
+/// Renders a document on a blocking thread (CPU-bound, about 0.6 ms), at most one per core at a
+/// time in the process: more would not finish sooner, only hold more threads and memory (the
+/// `invoices` queue runs `INVOICE_WORKER_CONCURRENCY` jobs at once).
 pub async fn render_blocking(doc: InvoiceDocument) -> Result<Vec<u8>, InvoiceError> {
+    static RENDERS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map(usize::from).unwrap_or(2))
+    });
+    let _render = RENDERS.acquire().await.map_err(|e| InvoiceError::Storage(format!("render slot: {e}")))?;
     tokio::task::spawn_blocking(move || invoice::render(&doc))
         .await
         .map_err(|e| InvoiceError::Storage(format!("render task: {e}")))?
