@@ -100,7 +100,7 @@ impl LoadedFace {
         }
         let (common, _) = cut(&font, in_common_set).map_err(|e| format!("cutting {name}: {e}"))?;
         let (core, program) = cut(&font, in_core_set).map_err(|e| format!("cutting {name} to the core set: {e}"))?;
-        let deflated = deflate(&program).map_err(|e| format!("deflating {name}'s core cut: {e}"))?;
+        let deflated = super::deflate(&program, 9).map_err(|e| format!("deflating {name}'s core cut: {e}"))?;
         Ok(LoadedFace { font, common, core: CoreFace { font: core, program, deflated }, units_per_em })
     }
 
@@ -141,15 +141,6 @@ fn cut(font: &ParsedFont, set: fn(char) -> bool) -> Result<(ParsedFont, Vec<u8>)
         }
     }
     Ok((common, subset.bytes))
-}
-
-/// `bytes` zlib-deflated at the best compression (done once per face and process).
-fn deflate(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    use std::io::Write;
-
-    let mut encoder = flate2::write::ZlibEncoder::new(Vec::with_capacity(bytes.len() / 2), flate2::Compression::best());
-    encoder.write_all(bytes)?;
-    encoder.finish()
 }
 
 /// Both faces.

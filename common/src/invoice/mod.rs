@@ -320,8 +320,6 @@ const DEFLATE_LEVEL: u32 = 4;
 /// Deflates every stream that has no filter yet (content streams, font programs, CMaps); a core
 /// cut's font program gets the copy deflated once per process.
 fn compress_streams(pdf: &mut lopdf::Document, fonts: &fonts::Fonts, level: u32) -> Result<(), RenderError> {
-    use std::io::Write;
-
     for object in pdf.objects.values_mut() {
         let lopdf::Object::Stream(stream) = object else { continue };
         if stream.dict.has(b"Filter") || stream.content.len() < 64 {
@@ -332,18 +330,23 @@ fn compress_streams(pdf: &mut lopdf::Document, fonts: &fonts::Fonts, level: u32)
             stream.set_content(deflated.to_vec());
             continue;
         }
-        let mut encoder = flate2::write::ZlibEncoder::new(
-            Vec::with_capacity(stream.content.len() / 2),
-            flate2::Compression::new(level),
-        );
-        encoder.write_all(&stream.content).map_err(|e| RenderError::Write(e.to_string()))?;
-        let compressed = encoder.finish().map_err(|e| RenderError::Write(e.to_string()))?;
+        let compressed = deflate(&stream.content, level).map_err(|e| RenderError::Write(e.to_string()))?;
         if compressed.len() < stream.content.len() {
             stream.dict.set("Filter", "FlateDecode");
             stream.set_content(compressed);
         }
     }
     Ok(())
+}
+
+/// `bytes` zlib-deflated at `level` (0–9).
+fn deflate(bytes: &[u8], level: u32) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+
+    let mut encoder =
+        flate2::write::ZlibEncoder::new(Vec::with_capacity(bytes.len() / 2), flate2::Compression::new(level));
+    encoder.write_all(bytes)?;
+    encoder.finish()
 }
 
 /// 16 bytes of SHA-256 over the document's JSON.
