@@ -246,3 +246,40 @@ async fn a_warmed_process_checks_tokens_without_the_database() {
         .await;
     assert!(me_queries_the_database(&uncached, &token).await, "AUTH_CACHE_SECONDS=0 still asks PostgreSQL");
 }
+
+/// A cache miss reads the account with one of two statements, and PostgreSQL keeps a generic plan
+/// for each: one statement with `$2 IS NOT NULL AND EXISTS (…)` was planned again on every
+/// execution (its custom plan for a null session id always looked cheaper than the generic one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_check_is_not_planned_again_on_every_miss() {
+    let app = TestAppBuilder::new().spawn().await;
+    let id = app.create_user("planned", PASSWORD, "user", "planned@example.com").await;
+    // One connection: its prepared statements are the ones counted below.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(app.pool.connect_options().as_ref().clone())
+        .await
+        .unwrap();
+    // Tokens without a session id (the old backend's), then tokens with one.
+    for _ in 0..12 {
+        let (user, open) = common::accounts::users::find_for_token(&pool, id, None).await.unwrap().unwrap();
+        assert_eq!((user.id, open), (id, false));
+    }
+    for _ in 0..12 {
+        let (_, open) =
+            common::accounts::users::find_for_token(&pool, id, Some(uuid::Uuid::new_v4())).await.unwrap().unwrap();
+        assert!(!open, "an unknown session is not open");
+    }
+    let plans: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements
+         WHERE statement LIKE '%session_open%' AND statement NOT LIKE '%pg_prepared_statements%'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(!plans.is_empty(), "the statements are prepared on this connection");
+    for (generic, custom) in plans {
+        // PostgreSQL tries custom plans for the first five executions at most.
+        assert!(custom <= 5 && generic >= 7, "planned again on executions: {generic} generic, {custom} custom plans");
+    }
+}
