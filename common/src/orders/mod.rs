@@ -478,13 +478,29 @@ pub async fn list_for_user<'e>(db: impl PgExecutor<'e>, user_id: i64) -> Result<
 }
 
 /// The lines of some orders, in insertion order.
+///
+/// One order's lines (every checkout, payment and order page) are read by `= $1`: PostgreSQL
+/// keeps a generic plan for it, where `= ANY($1)` is planned again on every execution (a custom
+/// plan knows the array's length), and that planning cost more than the read itself.
 pub async fn items<'e>(db: impl PgExecutor<'e>, order_ids: &[i64]) -> Result<Vec<OrderItem>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ITEM_COLUMNS} FROM order_item i WHERE i.order_id = ANY($1) ORDER BY i.order_id, i.id"
-    )))
-    .bind(order_ids)
-    .fetch_all(db)
-    .await
+    match order_ids {
+        [id] => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {ITEM_COLUMNS} FROM order_item i WHERE i.order_id = $1 ORDER BY i.id"
+            )))
+            .bind(id)
+            .fetch_all(db)
+            .await
+        }
+        _ => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {ITEM_COLUMNS} FROM order_item i WHERE i.order_id = ANY($1) ORDER BY i.order_id, i.id"
+            )))
+            .bind(order_ids)
+            .fetch_all(db)
+            .await
+        }
+    }
 }
 
 /// A PaymentHistory row (§3); amount in paise.

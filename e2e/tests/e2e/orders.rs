@@ -460,3 +460,48 @@ async fn placing_an_order_needs_a_signed_in_user() {
         .await;
     assert_eq!(res.status(), 400);
 }
+
+/// One order's lines (read by every checkout, payment and order page) keep a generic plan: the
+/// `= ANY($1)` form was planned again on every execution, which cost more than the read.
+#[tokio::test]
+async fn one_orders_lines_are_not_planned_again_on_every_read() {
+    use common::catalog::ProductType;
+    let app = TestAppBuilder::new().spawn().await;
+    let buyer = app.create_user("planned", "pass-word-123", "user", "").await;
+    let pkg = ProductBuilder::package("Kit").price("499.00").create(&app).await;
+    let camp = ProductBuilder::campaign("SMS").price("0.50").create(&app).await;
+    let first = e2e::builders::OrderBuilder::for_user(buyer)
+        .item(ProductType::Package, pkg, 2)
+        .item(ProductType::Campaign, camp, 100)
+        .build(&app)
+        .await;
+    let second = e2e::builders::OrderBuilder::for_user(buyer).item(ProductType::Package, pkg, 1).build(&app).await;
+    // One connection: its prepared statements are the ones counted below.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(app.pool.connect_options().as_ref().clone())
+        .await
+        .unwrap();
+    for _ in 0..12 {
+        let lines = common::orders::items(&pool, &[first.id]).await.unwrap();
+        assert_eq!(lines.iter().map(|l| l.id).collect::<Vec<_>>(), first.item_ids);
+        assert_eq!(lines[0].product_name.as_deref(), Some("Kit"));
+    }
+    // Several orders: one query, by order then line.
+    let both = common::orders::items(&pool, &[second.id, first.id]).await.unwrap();
+    let ids: Vec<i64> = both.iter().map(|l| l.id).collect();
+    assert_eq!(ids, [first.item_ids.clone(), second.item_ids.clone()].concat());
+    // The statement the twelve one-order reads ran (the several-order read ran once).
+    let plans: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements
+         WHERE statement LIKE '%FROM order_item i WHERE%' AND statement NOT LIKE '%pg_prepared_statements%'
+           AND generic_plans + custom_plans >= 12",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(plans.len(), 1, "the one-order statement is prepared on this connection: {plans:?}");
+    let (generic, custom) = plans[0];
+    // PostgreSQL tries custom plans for the first five executions at most.
+    assert!(custom <= 5 && generic >= 7, "planned again on executions: {generic} generic, {custom} custom plans");
+}
