@@ -337,6 +337,16 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// A pool of one connection to the app's database: the statements run through it are the
+    /// ones its `pg_prepared_statements` lists (the tests that count PostgreSQL's plans).
+    pub async fn one_connection_pool(&self) -> PgPool {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(self.pool.connect_options().as_ref().clone())
+            .await
+            .unwrap()
+    }
+
     /// Creates a user (password hashed with argon2id, the `is_staff` flag for admins) through
     /// [`builders::UserBuilder`] and returns its id.
     pub async fn create_user(&self, username: &str, password: &str, role: &str, email: &str) -> i64 {

@@ -255,11 +255,7 @@ async fn the_token_check_is_not_planned_again_on_every_miss() {
     let app = TestAppBuilder::new().spawn().await;
     let id = app.create_user("planned", PASSWORD, "user", "planned@example.com").await;
     // One connection: its prepared statements are the ones counted below.
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(app.pool.connect_options().as_ref().clone())
-        .await
-        .unwrap();
+    let pool = app.one_connection_pool().await;
     // Tokens without a session id (the old backend's), then tokens with one.
     for _ in 0..12 {
         let (user, open) = common::accounts::users::find_for_token(&pool, id, None).await.unwrap().unwrap();

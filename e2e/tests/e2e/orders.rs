@@ -477,11 +477,7 @@ async fn one_orders_lines_are_not_planned_again_on_every_read() {
         .await;
     let second = e2e::builders::OrderBuilder::for_user(buyer).item(ProductType::Package, pkg, 1).build(&app).await;
     // One connection: its prepared statements are the ones counted below.
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(app.pool.connect_options().as_ref().clone())
-        .await
-        .unwrap();
+    let pool = app.one_connection_pool().await;
     for _ in 0..12 {
         let lines = common::orders::items(&pool, &[first.id]).await.unwrap();
         assert_eq!(lines.iter().map(|l| l.id).collect::<Vec<_>>(), first.item_ids);
