@@ -384,7 +384,17 @@ async fn seed_paid_order(pool: &PgPool, cfg: &Config, admin_id: Option<i64>) -> 
     .map_err(|e| anyhow::anyhow!("demo billing: {e:?}"))?;
     common::cart::add(pool, customer.id, ProductType::Package, package, 1).await?;
     let now = chrono::Utc::now();
-    let order = create::from_cart(pool, customer.id, &billing, &tax, None, now, None).await?;
+    let order = create::from_cart(
+        pool,
+        &common::jobs::Doorbell::new(pool.clone()),
+        customer.id,
+        &billing,
+        &tax,
+        None,
+        now,
+        None,
+    )
+    .await?;
     let total: i64 = sqlx::query_scalar("SELECT (total_amount * 100)::bigint FROM orders WHERE id = $1")
         .bind(order.order_id)
         .fetch_one(pool)

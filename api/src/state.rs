@@ -64,6 +64,8 @@ pub struct Shared {
     pub catalog_cache: Arc<crate::catalog_cache::CatalogCache>,
     /// Error tracking (`SENTRY_DSN`): 5xx answers and panics.
     pub reporter: common::error_report::ErrorReporter,
+    /// Wakes the outbox dispatcher after the commit of a checkout or a payment.
+    pub doorbell: common::jobs::Doorbell,
 }
 
 /// Image decodes at once per API process.
@@ -90,6 +92,7 @@ impl Shared {
             seller_state: StateCode::parse(&cfg.seller_state_code)?,
         };
         let live = crate::live::Live::new();
+        let doorbell = common::jobs::Doorbell::new(pool.clone());
         let auth_cache = crate::auth_cache::AuthCache::new(cfg.auth_cache_ttl, live.clone(), pool.clone());
         let reporter = common::error_report::ErrorReporter::new(cfg.sentry_dsn.as_ref(), "api", cfg.app_env.as_str());
         Ok(Self {
@@ -108,6 +111,7 @@ impl Shared {
             auth_cache,
             catalog_cache: Arc::default(),
             reporter,
+            doorbell,
         })
     }
 }

@@ -644,10 +644,19 @@ impl OrderBuilder {
                 .await
                 .unwrap_or_else(|e| panic!("add {} {} to the cart: {e}", l.kind, l.product_id));
         }
-        create::from_cart(&app.pool, self.user_id, billing, tax, None, now, None)
-            .await
-            .expect("order from the cart")
-            .order_id
+        create::from_cart(
+            &app.pool,
+            &common::jobs::Doorbell::new(app.pool.clone()),
+            self.user_id,
+            billing,
+            tax,
+            None,
+            now,
+            None,
+        )
+        .await
+        .expect("order from the cart")
+        .order_id
     }
 
     async fn insert(&self, app: &TestApp, billing: &Billing, tax: &TaxSettings, now: DateTime<Utc>) -> i64 {

@@ -143,6 +143,7 @@ async fn create_order(State(state): State<AppState>, Signed(auth): Signed, heade
             .map_err(|e| order_errors::billing_fields(e).validation())?;
         let created = create::from_cart(
             &state.pool,
+            &state.doorbell,
             user_id,
             &billing,
             &state.tax,
@@ -292,6 +293,9 @@ async fn payment_success(
         )
         .await?;
         tx.commit().await?;
+        if matches!(applied, Applied::Paid { .. }) {
+            state.doorbell.ring();
+        }
         let invoice_number = match applied {
             Applied::Paid { invoice_number } => Some(invoice_number),
             Applied::AlreadyApplied { invoice_number } => invoice_number,
@@ -445,6 +449,7 @@ async fn webhook(
     crate::extract::scrub_nul(&mut event);
     let outcome = payments::handle_webhook(
         &state.pool,
+        &state.doorbell,
         event_id,
         &event,
         &common::orders::invoices::InvoiceSettings::of(&state.cfg),

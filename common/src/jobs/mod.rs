@@ -6,6 +6,7 @@
 //! state of every job survives a Redis restart.
 
 pub mod dispatcher;
+pub mod doorbell;
 pub mod ops;
 pub mod payloads;
 pub mod redis_queue;
@@ -19,9 +20,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
+pub use doorbell::Doorbell;
 pub use payloads::*;
 
-/// Channel that `enqueue` notifies so the dispatcher wakes at once.
+/// Channel that `enqueue` (in its transaction) and the [`Doorbell`] (after a commit) notify so
+/// the dispatcher wakes at once; the dispatcher reads no payload.
 pub const NOTIFY_CHANNEL: &str = "job_outbox";
 
 /// The queue families; each has its own Redis queue and can run in its own worker process.
@@ -121,8 +124,9 @@ pub fn storage(conn: ConnectionManager, prefix: &str, queue: Queue) -> QueueStor
 pub const FETCH_BATCH: usize = 32;
 
 /// The values of a job's outbox row, for a statement that writes it along with other rows
-/// ([`enqueue`] writes one on its own). Whatever writes it also calls `pg_notify(NOTIFY_CHANNEL,
-/// queue)` for the row it wrote, in the same statement.
+/// ([`enqueue`] writes one on its own). Whatever writes it also wakes the dispatcher: with
+/// `pg_notify(NOTIFY_CHANNEL, queue)` for the row it wrote, in the same statement, or (orders and
+/// payments) by ringing the [`Doorbell`] after the commit.
 #[derive(Debug, Clone)]
 pub struct OutboxRow {
     /// `job.queue`.

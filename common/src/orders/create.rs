@@ -16,6 +16,7 @@ use super::billing::Billing;
 use super::{Actor, OrderStatus};
 use crate::catalog::ProductType;
 use crate::gst::{self, LineTax, Rate, StateCode};
+use crate::jobs::Doorbell;
 use crate::money::Money;
 use crate::razorpay::{Razorpay, RazorpayError};
 
@@ -141,7 +142,8 @@ pub fn new_order_number(now: DateTime<Utc>) -> String {
 }
 
 /// Writes the order (status, totals, billing), its lines, its first status-history row and the
-/// customer's "order placed" email in one statement; returns the order id.
+/// customer's "order placed" email with the dispatcher's wake-up in one statement; returns the
+/// order id.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_order(
     conn: &mut sqlx::PgConnection,
@@ -153,7 +155,7 @@ pub async fn insert_order(
     actor: Actor,
     reason: &str,
 ) -> Result<i64, sqlx::Error> {
-    insert_order_with(conn, user_id, order_number, status, billing, lines, actor, reason, "", None).await
+    Ok(insert_order_with(conn, user_id, order_number, status, billing, lines, actor, reason, "", None).await?.0)
 }
 
 /// Where a checkout's order comes from: its cart (emptied by the statement writing the order)
@@ -165,7 +167,7 @@ struct Source {
 }
 
 /// [`insert_order`] with the Razorpay order id already known (`""`: none), and for a checkout
-/// its [`Source`].
+/// its [`Source`]; returns the order id and the number of jobs written.
 #[allow(clippy::too_many_arguments)]
 async fn insert_order_with(
     conn: &mut sqlx::PgConnection,
@@ -178,11 +180,13 @@ async fn insert_order_with(
     reason: &str,
     razorpay_order_id: &str,
     source: Option<Source>,
-) -> Result<i64, sqlx::Error> {
+) -> Result<(i64, i64), sqlx::Error> {
     // One round trip: the order, its lines (in cart order: `ORDINALITY` keeps ids ascending),
-    // the history row that opens its timeline, the "order placed" email with its dispatcher
-    // wake-up (`pg_notify` once per written job), and for a checkout the emptied cart and the
-    // idempotency key's order.
+    // the history row that opens its timeline, the "order placed" email, and for a checkout the
+    // emptied cart and the idempotency key's order. The dispatcher's wake-up: a checkout's
+    // caller rings the doorbell after the commit (`jobs::doorbell`: a notifying commit is
+    // serialized with every other one); an order written by staff notifies here, once per
+    // written job.
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "WITH o AS (
@@ -218,7 +222,8 @@ async fn insert_order_with(
              d AS (DELETE FROM cart_item WHERE cart_id = $35),
              c AS (UPDATE cart SET updated_at = now() WHERE id = $35),
              k AS (UPDATE idempotency_key SET order_id = (SELECT id FROM o) WHERE id = $36)
-             SELECT o.id, (SELECT count(pg_notify($33, j.queue)::text) FROM j) FROM o",
+             SELECT o.id, (SELECT count(*) FROM j), (SELECT count(pg_notify($33, j.queue)::text) FROM j WHERE $37)
+             FROM o",
             email = crate::notices::OrderPlaced::select("$29", "$34")
         )
     });
@@ -235,7 +240,7 @@ async fn insert_order_with(
     let cgst: Vec<i64> = lines.iter().map(|l| l.tax.cgst.0).collect();
     let sgst: Vec<i64> = lines.iter().map(|l| l.tax.sgst.0).collect();
     let igst: Vec<i64> = lines.iter().map(|l| l.tax.igst.0).collect();
-    let (id, _): (i64, i64) = sqlx::query_as(AssertSqlSafe(SQL.as_str()))
+    let (id, jobs, _): (i64, i64, i64) = sqlx::query_as(AssertSqlSafe(SQL.as_str()))
         .bind(user_id)
         .bind(order_number)
         .bind(t.total)
@@ -272,9 +277,10 @@ async fn insert_order_with(
         .bind(super::checklist::UNKNOWN_PRODUCT)
         .bind(source.map(|s| s.cart_id))
         .bind(source.and_then(|s| s.idempotency_slot))
+        .bind(source.is_none())
         .fetch_one(&mut *conn)
         .await?;
-    Ok(id)
+    Ok((id, jobs))
 }
 
 /// A cart line with its product's price (paise), HSN/SAC and rate; `None`s when the product is gone.
@@ -346,9 +352,12 @@ const ATTEMPTS: usize = 3;
 ///
 /// Under an `Idempotency-Key`, the order's id is written onto the key's row
 /// (`idempotency_key.id = idempotency_slot`) in the order's own transaction, so a retry whose
-/// first answer was lost after the commit finds the order instead of an empty cart.
+/// first answer was lost after the commit finds the order instead of an empty cart. The
+/// "order placed" email's job is written without a notice; `doorbell` is rung after the commit.
+#[allow(clippy::too_many_arguments)]
 pub async fn from_cart(
     pool: &PgPool,
+    doorbell: &Doorbell,
     user_id: i64,
     billing: &Billing,
     tax: &TaxSettings,
@@ -382,7 +391,7 @@ pub async fn from_cart(
             tracing::info!(user_id, order_number, "cart changed during checkout; pricing it again");
             continue;
         }
-        let order_id = insert_order_with(
+        let (order_id, jobs) = insert_order_with(
             &mut tx,
             user_id,
             &order_number,
@@ -396,6 +405,9 @@ pub async fn from_cart(
         )
         .await?;
         tx.commit().await?;
+        if jobs > 0 {
+            doorbell.ring();
+        }
         tracing::info!(order_id, order_number, amount = t.total, razorpay_order_id, "order created");
         return Ok(Created { order_id, razorpay_order_id, amount: t.total });
     }

@@ -12,6 +12,7 @@ use sqlx::{PgConnection, PgPool};
 use super::invoices::InvoiceSettings;
 use super::{OrderStatus, PaymentStatus, notify_admins};
 use crate::gst::{self, FinancialYear};
+use crate::jobs::Doorbell;
 use crate::money::Money;
 
 /// Which path brought the payment.
@@ -149,7 +150,10 @@ pub async fn allocate_invoice_number(
     allocate_number(conn, Series::Invoice, prefix, now).await
 }
 
-/// Applies a captured Razorpay payment inside the caller's transaction.
+/// Applies a captured Razorpay payment inside the caller's transaction. The jobs of an order it
+/// marks paid (the invoice's rendering, the "payment received" email) are written without the
+/// dispatcher's notice (`jobs::doorbell`): on [`Applied::Paid`] the caller rings the doorbell
+/// once the transaction has committed.
 pub async fn apply_captured(
     conn: &mut PgConnection,
     payment: &Captured<'_>,
@@ -293,7 +297,7 @@ pub async fn apply_captured(
                       AS j(queue, kind, payload, dedupe_key, max_attempts, numbered)
              ON CONFLICT (dedupe_key) DO NOTHING
              RETURNING queue)
-         SELECT (SELECT n FROM num), (SELECT id FROM inv), (SELECT max(pg_notify($19, queue)::text) FROM jobs)",
+         SELECT (SELECT n FROM num), (SELECT id FROM inv)",
     )
     .bind(order.id)
     .bind(payment.payment_id)
@@ -313,7 +317,6 @@ pub async fn apply_captured(
     .bind(jobs.iter().map(|(j, _)| j.dedupe_key.clone()).collect::<Vec<_>>())
     .bind(jobs.iter().map(|(j, _)| j.max_attempts).collect::<Vec<_>>())
     .bind(jobs.iter().map(|(_, numbered)| *numbered).collect::<Vec<_>>())
-    .bind(crate::jobs::NOTIFY_CHANNEL)
     .fetch_one(&mut *conn)
     .await?;
     match (invoice, inserted) {
@@ -410,9 +413,11 @@ pub enum WebhookOutcome {
 }
 
 /// Handles one verified webhook delivery: stores the event id (unique) and applies it in the same
-/// transaction, so a crash never leaves an event marked seen but not applied.
+/// transaction, so a crash never leaves an event marked seen but not applied. `doorbell` is rung
+/// after the commit when the event paid an order.
 pub async fn handle_webhook(
     pool: &PgPool,
+    doorbell: &Doorbell,
     event_id: &str,
     event: &Value,
     inv: &InvoiceSettings<'_>,
@@ -431,6 +436,7 @@ pub async fn handle_webhook(
     .await?;
     let Some(row) = stored else { return Ok(WebhookOutcome::Duplicate) };
     let payment = &event["payload"]["payment"]["entity"];
+    let mut paid = false;
     let outcome = match name.as_str() {
         "payment.captured" | "order.paid" => {
             match (payment["order_id"].as_str(), payment["id"].as_str(), payment["amount"].as_i64()) {
@@ -450,7 +456,10 @@ pub async fn handle_webhook(
                         expected: None,
                     };
                     match apply_captured(&mut tx, &captured, Source::Webhook, inv, now).await? {
-                        Applied::Paid { invoice_number } => format!("paid, invoice {invoice_number}"),
+                        Applied::Paid { invoice_number } => {
+                            paid = true;
+                            format!("paid, invoice {invoice_number}")
+                        }
                         Applied::AlreadyApplied { .. } => "already applied".into(),
                         Applied::Issue(kind) => format!("issue: {}", kind.as_str()),
                         Applied::UnknownOrder => "unknown order".into(),
@@ -487,6 +496,9 @@ pub async fn handle_webhook(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    if paid {
+        doorbell.ring();
+    }
     Ok(WebhookOutcome::Handled(outcome))
 }
 

@@ -182,6 +182,7 @@ async fn run(
             }
         };
         let mut tx = crate::db::begin(pool).await?;
+        let paid_before = report.paid;
         // Only captured INR payments of this very order count (the API's answer is checked too).
         for p in found.iter().filter(|p| {
             p.is_captured() && p.currency == "INR" && p.order_id.as_deref().is_none_or(|o| o == razorpay_order_id)
@@ -214,6 +215,10 @@ async fn run(
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        // The paid order's jobs were written without the dispatcher's notice (`apply_captured`).
+        if report.paid > paid_before {
+            crate::jobs::doorbell::wake_now(pool).await;
+        }
     }
     report.refunds = super::refunds::sync_pending(pool, rzp, inv, now, BATCH, deadline).await?;
     if report != Report::default() {

@@ -32,6 +32,7 @@ mod nul_input;
 mod ops_queues;
 mod order_desk;
 mod orders;
+mod outbox_wake;
 mod owasp;
 mod page_links;
 mod password_reset;
