@@ -188,7 +188,9 @@ fn secret_assignment(lower: &str) -> Option<usize> {
     None
 }
 
-/// Replaces runs of 13–19 digits (spaces and dashes inside allowed) with `[redacted]`.
+/// Replaces runs of 13–19 digits (spaces and dashes inside allowed) with `[redacted]`; a run
+/// with a letter right before or after it is part of a word (a hexadecimal request id), not a
+/// card number.
 fn redact_digit_runs(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
@@ -205,7 +207,9 @@ fn redact_digit_runs(text: &str) -> String {
                 }
                 j += 1;
             }
-            if (13..=19).contains(&digits) {
+            let glued = |k: Option<&char>| k.is_some_and(|c| c.is_alphanumeric());
+            let in_word = glued(i.checked_sub(1).and_then(|k| chars.get(k))) || glued(chars.get(last_digit + 1));
+            if (13..=19).contains(&digits) && !in_word {
                 out.push_str("[redacted]");
                 i = last_digit + 1;
                 continue;
@@ -297,6 +301,10 @@ mod tests {
         assert_eq!(scrub("card 4111 1111 1111 1111 declined"), "card [redacted] declined");
         assert_eq!(scrub("order EC-20261206-0042 total 4999.00"), "order EC-20261206-0042 total 4999.00");
         assert_eq!(scrub("phone 9876543210"), "phone 9876543210");
+        assert_eq!(scrub("card:4111111111111111."), "card:[redacted].");
+        // A request id whose hexadecimal digits happen to hold a long run of decimal ones.
+        let id = "request ae739855873249409040f43cc2371cbf failed";
+        assert_eq!(scrub(id), id);
     }
 
     #[test]
