@@ -4,8 +4,9 @@
 //! A `pg_notify` inside a transaction makes its commit take a lock that PostgreSQL holds until
 //! the commit's WAL flush is done, one lock for the whole server (every database), so notifying
 //! commits run one at a time and group commit cannot batch their flushes: with a 2 ms flush (a
-//! cloud disk) no more than about 250 of them commit in a second, whatever the cores
-//! (`scripts/bench-pg` with `COMMIT_DELAY_US=2000`). So the order and payment statements write
+//! cloud disk) fewer than 400 of them commit in a second, whatever the cores, against 3,900
+//! with the notice after the commit (`COMMIT_DELAY_US=2000 scripts/bench-pg`, 20 connections).
+//! So the order and payment statements write
 //! their jobs without it, and their callers ring the [`Doorbell`] once the transaction has
 //! committed: one task per process sends a `pg_notify` in a transaction of its own (no WAL
 //! to flush), one for all the rings since its last one.
